@@ -1,0 +1,260 @@
+#include "query/base/http_server.h"
+
+#include "query/base/asio.h"
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <cctype>
+#include <strings.h>
+#include <thread>
+
+namespace logq {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+int HexVal(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+class BeastServer final : public HttpServer {
+ public:
+  BeastServer(const HttpServerOptions& o, HttpHandler h)
+      : options_(o), handler_(std::move(h)), ioc_(o.io_threads), acceptor_(ioc_), pool_(o.worker_threads) {}
+
+  ~BeastServer() override { Stop(); }
+
+  Status Listen() {
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(options_.address, ec);
+    if (ec) return InvalidArgument("invalid listen address \"" + options_.address + "\": " + ec.message());
+    tcp::endpoint ep(addr, options_.port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Unavailable("cannot listen on " + options_.address + ":" + std::to_string(options_.port) + ": " +
+                         ec.message());
+    }
+    port_ = acceptor_.local_endpoint().port();
+    asio::co_spawn(ioc_, Accept(), asio::detached);
+    for (int i = 0; i < options_.io_threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    return Status::OK();
+  }
+
+  uint16_t port() const override { return port_; }
+
+  void Stop() override {
+    if (stopped_.exchange(true)) return;
+    asio::post(ioc_, [this] {
+      boost::system::error_code ec;
+      acceptor_.close(ec);
+    });
+    ioc_.stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    pool_.join();
+  }
+
+ private:
+  asio::awaitable<void> Accept() {
+    for (;;) {
+      boost::system::error_code ec;
+      tcp::socket sock = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (ec == asio::error::operation_aborted || stopped_) co_return;
+        continue;
+      }
+      asio::co_spawn(ioc_, Session(std::move(sock)), asio::detached);
+    }
+  }
+
+  static HttpResponse Invoke(const HttpHandler& handler, HttpRequest& req) {
+    try {
+      return handler(req);
+    } catch (const std::exception& e) {
+      return HttpResponse::Text(500, std::string("error while processing request: ") + e.what());
+    } catch (...) {
+      return HttpResponse::Text(500, "error while processing request");
+    }
+  }
+
+  asio::awaitable<void> Session(tcp::socket sock) {
+    beast::tcp_stream stream(std::move(sock));
+    beast::flat_buffer buf;
+    std::string remote;
+    {
+      boost::system::error_code ec;
+      auto ep = stream.socket().remote_endpoint(ec);
+      if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
+    bool first = true;
+    for (;;) {
+      boost::system::error_code ec;
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(static_cast<uint64_t>(options_.max_body_bytes));
+      parser.header_limit(64 << 10);
+      stream.expires_after(std::chrono::milliseconds(first ? options_.read_timeout_ms : options_.idle_timeout_ms));
+      co_await http::async_read_header(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      first = false;
+      stream.expires_after(std::chrono::milliseconds(options_.read_timeout_ms));
+      auto& hdr = parser.get();
+      if (hdr[http::field::expect] == "100-continue" && !ec) {
+        http::response<http::empty_body> cont{http::status::continue_, hdr.version()};
+        co_await http::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+      }
+      if (!parser.is_done()) {
+        co_await http::async_read(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+      }
+      if (ec == http::error::body_limit) {
+        http::response<http::string_body> res{http::status::payload_too_large, hdr.version()};
+        res.set(http::field::content_type, "text/plain; charset=utf-8");
+        res.body() = "request body too large: limit is " + std::to_string(options_.max_body_bytes) + " bytes";
+        res.keep_alive(false);
+        res.prepare_payload();
+        co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        break;
+      }
+      if (ec) break;
+      auto msg = parser.release();
+
+      HttpRequest req;
+      req.method = std::string(msg.method_string());
+      req.target = std::string(msg.target());
+      req.remote = remote;
+      std::string_view target = req.target;
+      size_t q = target.find('?');
+      req.path = UrlDecode(target.substr(0, q), false);
+      if (q != std::string_view::npos) ParseUrlEncoded(target.substr(q + 1), &req.params);
+      for (const auto& f : msg) req.headers[std::string(f.name_string())] = std::string(f.value());
+      req.body = std::move(msg.body());
+      if (req.method == "POST") {
+        std::string ct = req.Header("Content-Type");
+        if (ct.rfind("application/x-www-form-urlencoded", 0) == 0) ParseUrlEncoded(req.body, &req.params);
+      }
+
+      HttpResponse resp = co_await asio::co_spawn(
+          pool_, [this, &req]() -> asio::awaitable<HttpResponse> { co_return Invoke(handler_, req); },
+          asio::use_awaitable);
+
+      http::response<http::string_body> res{static_cast<http::status>(resp.status), msg.version()};
+      if (resp.status != 204) res.set(http::field::content_type, resp.content_type);
+      for (auto& [k, v] : resp.headers) res.set(k, v);
+      if (resp.status >= 400) res.set("X-Content-Type-Options", "nosniff");
+      res.body() = std::move(resp.body);
+      res.keep_alive(msg.keep_alive());
+      res.prepare_payload();
+      co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || !res.keep_alive()) break;
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  HttpServerOptions options_;
+  HttpHandler handler_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  asio::thread_pool pool_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace
+
+bool CaseInsensitiveLess::operator()(std::string_view a, std::string_view b) const {
+  size_t n = std::min(a.size(), b.size());
+  int c = strncasecmp(a.data(), b.data(), n);
+  if (c != 0) return c < 0;
+  return a.size() < b.size();
+}
+
+std::string HttpRequest::Param(std::string_view name) const {
+  auto it = params.find(std::string(name));
+  return it == params.end() ? std::string() : it->second;
+}
+
+std::vector<std::string> HttpRequest::Params(std::string_view name) const {
+  std::vector<std::string> out;
+  auto [b, e] = params.equal_range(std::string(name));
+  for (auto it = b; it != e; ++it) out.push_back(it->second);
+  return out;
+}
+
+std::string HttpRequest::Header(std::string_view name) const {
+  auto it = headers.find(name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+HttpResponse HttpResponse::Json(std::string body, int status) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "application/json; charset=UTF-8";
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse HttpResponse::Text(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse HttpResponse::NoContent() {
+  HttpResponse r;
+  r.status = 204;
+  return r;
+}
+
+std::string UrlDecode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '%' && i + 2 < s.size()) {
+      int h = HexVal(s[i + 1]);
+      int l = HexVal(s[i + 2]);
+      if (h >= 0 && l >= 0) {
+        out += static_cast<char>(h * 16 + l);
+        i += 2;
+        continue;
+      }
+    }
+    out += (plus_is_space && c == '+') ? ' ' : c;
+  }
+  return out;
+}
+
+void ParseUrlEncoded(std::string_view s, std::multimap<std::string, std::string>* out) {
+  while (!s.empty()) {
+    size_t amp = s.find('&');
+    std::string_view pair = s.substr(0, amp);
+    s = amp == std::string_view::npos ? std::string_view() : s.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string key = UrlDecode(pair.substr(0, eq), true);
+    std::string value = eq == std::string_view::npos ? std::string() : UrlDecode(pair.substr(eq + 1), true);
+    out->emplace(std::move(key), std::move(value));
+  }
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options, HttpHandler handler) {
+  auto s = std::make_unique<BeastServer>(options, std::move(handler));
+  RETURN_IF_ERROR(s->Listen());
+  return std::unique_ptr<HttpServer>(std::move(s));
+}
+
+}  // namespace logq

@@ -1,0 +1,33 @@
+// Per-tenant limits (Loki's `limits_config`). Defaults follow current Loki unless noted.
+// Plain value type; copied into each component that enforces it.
+#pragma once
+
+#include <cstdint>
+
+namespace logq::ingest {
+
+struct Limits {
+  // Ingest (validation) ------------------------------------------------------------------
+  int64_t max_line_size = 256 << 10;          // bytes; 0 = unlimited. Default 256KiB.
+  bool max_line_size_truncate = false;        // truncate instead of rejecting. Default false.
+  int max_label_name_length = 1024;           // default 1024
+  int max_label_value_length = 2048;          // default 2048
+  int max_label_names_per_series = 15;        // default 15 (Loki 3.x)
+  bool reject_old_samples = true;             // default true
+  int64_t reject_old_samples_max_age = 7LL * 24 * 3600 * 1'000'000'000;  // ns; default 168h
+  int64_t creation_grace_period = 10LL * 60 * 1'000'000'000;           // ns; default 10m
+  double ingestion_rate_mb = 4;               // MB/s per tenant (1 MB = 2^20 bytes); default 4
+  double ingestion_burst_size_mb = 6;         // MB; default 6
+  int max_global_streams_per_user = 5000;     // active streams per tenant; 0 = off. Default 5000
+  int64_t max_structured_metadata_size = 64 << 10;   // bytes per entry; default 64KiB
+  int max_structured_metadata_entries_count = 128;   // default 128
+
+  // Query ---------------------------------------------------------------------------------
+  int max_entries_limit_per_query = 5000;     // default 5000
+  int64_t max_query_length = 721LL * 3600 * 1'000'000'000;  // ns; default 721h; 0 = off
+  int max_query_series = 500;                 // default 500
+  int64_t query_timeout = 60LL * 1'000'000'000;  // ns; default 1m
+  int max_concurrent_tail_requests = 10;      // default 10
+};
+
+}  // namespace logq::ingest

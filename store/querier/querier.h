@@ -1,0 +1,71 @@
+// StoreQuerier: the store's read side over the index, chunks and heads. It answers the
+// metadata endpoints (labels, label values, series, index stats) and selects log entries
+// of matching streams for a time range, merged across chunks and the head, deduplicated
+// by (timestamp, line), in the requested direction and capped at a global limit.
+//
+// Issue 3 puts the LogQL engine on top of SelectLogs; until then log queries are stream
+// selectors only. Thread-safety: all methods are const and safe to call concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "query/base/status.h"
+#include "query/model/labels.h"
+#include "query/model/matcher.h"
+#include "store/index/db.h"
+#include "store/index/registry.h"
+
+namespace logq::querier {
+
+struct LogEntry {
+  int64_t ts;
+  std::string line;
+};
+
+struct StreamResult {
+  std::shared_ptr<const Labels> labels;
+  std::vector<LogEntry> entries;  // in query direction
+};
+
+struct SelectParams {
+  std::vector<Matcher> matchers;
+  int64_t start = 0;  // inclusive
+  int64_t end = 0;    // exclusive
+  bool forward = false;
+  size_t limit = 100;
+};
+
+struct IndexStats {
+  uint64_t streams = 0, chunks = 0, bytes = 0, entries = 0;
+};
+
+class StoreQuerier {
+ public:
+  StoreQuerier(index::Db* db, const index::Registry* registry) : db_(db), registry_(registry) {}
+
+  // Sorted, unique label names of streams matching `matchers` (all streams if empty) in
+  // [start, end).
+  std::vector<std::string> LabelNames(std::string_view tenant, const std::vector<Matcher>& matchers,
+                                      int64_t start, int64_t end) const;
+  std::vector<std::string> LabelValues(std::string_view tenant, std::string_view name,
+                                       const std::vector<Matcher>& matchers, int64_t start, int64_t end) const;
+  // Label sets of streams matching any of the selectors (each a conjunction), sorted by text.
+  std::vector<std::shared_ptr<const Labels>> Series(std::string_view tenant,
+                                                    const std::vector<std::vector<Matcher>>& selectors,
+                                                    int64_t start, int64_t end) const;
+
+  Result<std::vector<StreamResult>> SelectLogs(std::string_view tenant, const SelectParams& params) const;
+
+  Result<IndexStats> Stats(std::string_view tenant, const std::vector<Matcher>& matchers, int64_t start,
+                           int64_t end) const;
+
+ private:
+  index::Db* db_;
+  const index::Registry* registry_;
+};
+
+}  // namespace logq::querier

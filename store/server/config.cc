@@ -1,0 +1,322 @@
+#include "store/server/config.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include "query/base/units.h"
+
+namespace logq::server {
+namespace {
+
+// Walks one YAML mapping, dispatching known keys and reporting unknown ones.
+class Section {
+ public:
+  Section(const YAML::Node& node, std::string path, std::string_view source, Status* err)
+      : node_(node), path_(std::move(path)), source_(source), err_(err) {
+    if (node_ && !node_.IsNull() && !node_.IsMap()) Fail(node_, "must be a mapping");
+  }
+
+  void Field(const std::string& key, const std::function<Status(const YAML::Node&)>& set) {
+    known_.insert(key);
+    if (!err_->ok() || !node_ || !node_.IsMap()) return;
+    YAML::Node v = node_[key];
+    if (!v || v.IsNull()) return;
+    Status s = set(v);
+    if (!s.ok()) Fail(v, s.message(), Join(key));
+  }
+
+  void Finish() {
+    if (!err_->ok() || !node_ || !node_.IsMap()) return;
+    for (auto it = node_.begin(); it != node_.end(); ++it) {
+      std::string k = it->first.as<std::string>("");
+      if (!known_.count(k)) {
+        Fail(it->first, "unknown key \"" + Join(k) + "\"", "");
+        return;
+      }
+    }
+  }
+
+  YAML::Node Child(const std::string& key) {
+    known_.insert(key);
+    return node_ && node_.IsMap() ? node_[key] : YAML::Node();
+  }
+  std::string Join(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+
+ private:
+  void Fail(const YAML::Node& n, const std::string& what, const std::string& key = "") {
+    if (!err_->ok()) return;
+    auto m = n.Mark();
+    std::string where = m.is_null() ? std::string(source_) : fmt::format("{}:{}:{}", source_, m.line + 1, m.column + 1);
+    std::string subject = key.empty() ? what : fmt::format("key \"{}\": {}", key, what);
+    if (key.empty() && !path_.empty() && what == "must be a mapping") subject = "\"" + path_ + "\" " + what;
+    *err_ = InvalidArgument(fmt::format("config error at {}: {}", where, subject));
+  }
+
+  YAML::Node node_;
+  std::string path_;
+  std::string_view source_;
+  Status* err_;
+  std::set<std::string> known_;
+};
+
+std::string Scalar(const YAML::Node& n) { return n.IsScalar() ? n.Scalar() : std::string(); }
+
+auto Str(std::string* out) {
+  return [out](const YAML::Node& n) -> Status {
+    if (!n.IsScalar()) return InvalidArgument("must be a string");
+    *out = n.Scalar();
+    return Status::OK();
+  };
+}
+auto Bool(bool* out) {
+  return [out](const YAML::Node& n) -> Status {
+    std::string s = Scalar(n);
+    if (s == "true" || s == "True" || s == "TRUE") *out = true;
+    else if (s == "false" || s == "False" || s == "FALSE") *out = false;
+    else return InvalidArgument("must be true or false, got \"" + s + "\"");
+    return Status::OK();
+  };
+}
+template <typename T>
+auto Int(T* out, int64_t min, int64_t max) {
+  return [out, min, max](const YAML::Node& n) -> Status {
+    std::string s = Scalar(n);
+    char* end = nullptr;
+    long long v = std::strtoll(s.c_str(), &end, 10);
+    if (s.empty() || *end) return InvalidArgument("must be an integer, got \"" + s + "\"");
+    if (v < min || v > max) return InvalidArgument(fmt::format("must be between {} and {}, got {}", min, max, v));
+    *out = static_cast<T>(v);
+    return Status::OK();
+  };
+}
+auto Double(double* out) {
+  return [out](const YAML::Node& n) -> Status {
+    std::string s = Scalar(n);
+    char* end = nullptr;
+    double v = std::strtod(s.c_str(), &end);
+    if (s.empty() || *end || v < 0) return InvalidArgument("must be a non-negative number, got \"" + s + "\"");
+    *out = v;
+    return Status::OK();
+  };
+}
+auto Duration(int64_t* out) {
+  return [out](const YAML::Node& n) -> Status {
+    auto d = ParseDuration(Scalar(n));
+    if (!d.ok()) return d.status();
+    if (*d < 0) return InvalidArgument("must not be negative");
+    *out = *d;
+    return Status::OK();
+  };
+}
+template <typename T>
+auto Bytes(T* out) {
+  return [out](const YAML::Node& n) -> Status {
+    auto b = ParseBytes(Scalar(n));
+    if (!b.ok()) return b.status();
+    *out = static_cast<T>(*b);
+    return Status::OK();
+  };
+}
+
+void ParseLimits(Section& s, ingest::Limits* l) {
+  s.Field("max_line_size", Bytes(&l->max_line_size));
+  s.Field("max_line_size_truncate", Bool(&l->max_line_size_truncate));
+  s.Field("max_label_name_length", Int(&l->max_label_name_length, 1, 1 << 20));
+  s.Field("max_label_value_length", Int(&l->max_label_value_length, 1, 1 << 24));
+  s.Field("max_label_names_per_series", Int(&l->max_label_names_per_series, 1, 1000));
+  s.Field("reject_old_samples", Bool(&l->reject_old_samples));
+  s.Field("reject_old_samples_max_age", Duration(&l->reject_old_samples_max_age));
+  s.Field("creation_grace_period", Duration(&l->creation_grace_period));
+  s.Field("ingestion_rate_mb", Double(&l->ingestion_rate_mb));
+  s.Field("ingestion_burst_size_mb", Double(&l->ingestion_burst_size_mb));
+  s.Field("max_global_streams_per_user", Int(&l->max_global_streams_per_user, 0, 100'000'000));
+  s.Field("max_structured_metadata_size", Bytes(&l->max_structured_metadata_size));
+  s.Field("max_structured_metadata_entries_count", Int(&l->max_structured_metadata_entries_count, 0, 1'000'000));
+  s.Field("max_entries_limit_per_query", Int(&l->max_entries_limit_per_query, 1, 100'000'000));
+  s.Field("max_query_length", Duration(&l->max_query_length));
+  s.Field("max_query_series", Int(&l->max_query_series, 1, 100'000'000));
+  s.Field("query_timeout", Duration(&l->query_timeout));
+  s.Field("max_concurrent_tail_requests", Int(&l->max_concurrent_tail_requests, 0, 100'000));
+  s.Finish();
+}
+
+}  // namespace
+
+std::string StoreConfig::StoragePath() const {
+  if (!storage.path.empty()) return storage.path;
+  if (!common.path_prefix.empty()) return common.path_prefix + "/data";
+  return "./logq-data";
+}
+
+Result<StoreConfig> ParseStoreConfig(std::string_view yaml, std::string_view source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument(fmt::format("config error at {}:{}:{}: {}", source, e.mark.line + 1, e.mark.column + 1, e.msg));
+  }
+  StoreConfig c;
+  Status err;
+  Section top(root, "", source, &err);
+  top.Field("auth_enabled", Bool(&c.auth_enabled));
+  {
+    Section s(top.Child("server"), "server", source, &err);
+    s.Field("http_listen_address", Str(&c.server.http_listen_address));
+    s.Field("http_listen_port", Int(&c.server.http_listen_port, 0, 65535));
+    s.Field("grpc_listen_port", [](const YAML::Node&) { return Status::OK(); });  // accepted, unused
+    s.Field("http_server_read_timeout", Duration(&c.server.http_server_read_timeout));
+    s.Field("http_server_write_timeout", [](const YAML::Node&) { return Status::OK(); });  // accepted, unused
+    s.Field("http_server_idle_timeout", Duration(&c.server.http_server_idle_timeout));
+    s.Field("log_level", [&](const YAML::Node& n) -> Status {
+      std::string v = Scalar(n);
+      if (v != "debug" && v != "info" && v != "warn" && v != "error") {
+        return InvalidArgument("must be one of debug, info, warn, error; got \"" + v + "\"");
+      }
+      c.server.log_level = v;
+      return Status::OK();
+    });
+    s.Field("io_threads", Int(&c.server.io_threads, 1, 256));
+    s.Field("worker_threads", Int(&c.server.worker_threads, 1, 1024));
+    s.Finish();
+  }
+  {
+    Section s(top.Child("common"), "common", source, &err);
+    s.Field("path_prefix", Str(&c.common.path_prefix));
+    s.Finish();
+  }
+  {
+    Section s(top.Child("storage"), "storage", source, &err);
+    s.Field("path", Str(&c.storage.path));
+    s.Field("sync_writes", Bool(&c.storage.sync_writes));
+    s.Field("block_cache_size", Bytes(&c.storage.block_cache_size));
+    s.Field("write_buffer_size", Bytes(&c.storage.write_buffer_size));
+    s.Finish();
+  }
+  {
+    Section s(top.Child("ingester"), "ingester", source, &err);
+    s.Field("chunk_target_size", Bytes(&c.ingester.chunk_target_size));
+    s.Field("max_chunk_age", Duration(&c.ingester.max_chunk_age));
+    s.Field("chunk_idle_period", Duration(&c.ingester.chunk_idle_period));
+    s.Field("flush_check_period", Duration(&c.ingester.flush_check_period));
+    s.Field("chunk_compression_level", Int(&c.ingester.chunk_compression_level, 1, 19));
+    s.Finish();
+  }
+  {
+    Section s(top.Child("distributor"), "distributor", source, &err);
+    s.Field("max_recv_msg_size", Bytes(&c.distributor.max_recv_msg_size));
+    s.Field("max_decompressed_size", Bytes(&c.distributor.max_decompressed_size));
+    s.Finish();
+  }
+  {
+    Section s(top.Child("limits_config"), "limits_config", source, &err);
+    ParseLimits(s, &c.limits_config);
+  }
+  top.Finish();
+  RETURN_IF_ERROR(err);
+  if (c.ingester.chunk_target_size <= 0) return InvalidArgument("config error: ingester.chunk_target_size must be positive");
+  return c;
+}
+
+Result<StoreConfig> LoadStoreConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return InvalidArgument("cannot read config file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseStoreConfig(ss.str(), path);
+}
+
+Status ApplyStoreFlag(StoreConfig* c, std::string_view name, std::string_view value) {
+  // Flags use the YAML path with '-' for '_' ("server.http-listen-port"); both spellings work.
+  std::string key(name);
+  for (char& ch : key) {
+    if (ch == '-') ch = '_';
+  }
+  size_t dot = key.rfind('.');
+  std::string section = dot == std::string::npos ? "" : key.substr(0, dot);
+  std::string leaf = dot == std::string::npos ? key : key.substr(dot + 1);
+  std::string yaml;
+  if (section.empty()) {
+    yaml = leaf + ": " + std::string(value) + "\n";
+  } else {
+    yaml = section + ":\n  " + leaf + ": \"" + std::string(value) + "\"\n";
+  }
+  // Re-parse the single key through the same schema, then merge it.
+  auto one = ParseStoreConfig(yaml, "-" + std::string(name));
+  if (!one.ok()) {
+    std::string m = one.status().message();
+    if (m.find("unknown key") != std::string::npos) return InvalidArgument("unknown flag -" + std::string(name));
+    return InvalidArgument("invalid value for flag -" + std::string(name) + ": " + m);
+  }
+  // Merge: copy the one field that differs from defaults is error-prone; instead apply the
+  // override by serializing the current config, patching the key, and re-parsing.
+  YAML::Node cur = YAML::Load(StoreConfigToYaml(*c));
+  YAML::Node patch = YAML::Load(yaml);
+  if (section.empty()) {
+    cur[leaf] = patch[leaf];
+  } else {
+    cur[section][leaf] = patch[section][leaf];
+  }
+  YAML::Emitter e;
+  e << cur;
+  auto merged = ParseStoreConfig(e.c_str(), "-" + std::string(name));
+  if (!merged.ok()) return merged.status();
+  *c = std::move(merged).value();
+  return Status::OK();
+}
+
+std::string StoreConfigToYaml(const StoreConfig& c) {
+  const auto& l = c.limits_config;
+  std::string o;
+  o += fmt::format("auth_enabled: {}\n", c.auth_enabled);
+  o += "server:\n";
+  o += fmt::format("  http_listen_address: \"{}\"\n", c.server.http_listen_address);
+  o += fmt::format("  http_listen_port: {}\n", c.server.http_listen_port);
+  o += fmt::format("  http_server_read_timeout: {}\n", FormatDuration(c.server.http_server_read_timeout));
+  o += fmt::format("  http_server_idle_timeout: {}\n", FormatDuration(c.server.http_server_idle_timeout));
+  o += fmt::format("  log_level: {}\n", c.server.log_level);
+  o += fmt::format("  io_threads: {}\n", c.server.io_threads);
+  o += fmt::format("  worker_threads: {}\n", c.server.worker_threads);
+  o += "common:\n";
+  o += fmt::format("  path_prefix: \"{}\"\n", c.common.path_prefix);
+  o += "storage:\n";
+  o += fmt::format("  path: \"{}\"  # effective: {}\n", c.storage.path, c.StoragePath());
+  o += fmt::format("  sync_writes: {}\n", c.storage.sync_writes);
+  o += fmt::format("  block_cache_size: {}\n", FormatBytes(c.storage.block_cache_size));
+  o += fmt::format("  write_buffer_size: {}\n", FormatBytes(c.storage.write_buffer_size));
+  o += "ingester:\n";
+  o += fmt::format("  chunk_target_size: {}\n", FormatBytes(c.ingester.chunk_target_size));
+  o += fmt::format("  max_chunk_age: {}\n", FormatDuration(c.ingester.max_chunk_age));
+  o += fmt::format("  chunk_idle_period: {}\n", FormatDuration(c.ingester.chunk_idle_period));
+  o += fmt::format("  flush_check_period: {}\n", FormatDuration(c.ingester.flush_check_period));
+  o += fmt::format("  chunk_compression_level: {}\n", c.ingester.chunk_compression_level);
+  o += "distributor:\n";
+  o += fmt::format("  max_recv_msg_size: {}\n", FormatBytes(c.distributor.max_recv_msg_size));
+  o += fmt::format("  max_decompressed_size: {}\n", FormatBytes(c.distributor.max_decompressed_size));
+  o += "limits_config:\n";
+  o += fmt::format("  max_line_size: {}\n", FormatBytes(l.max_line_size));
+  o += fmt::format("  max_line_size_truncate: {}\n", l.max_line_size_truncate);
+  o += fmt::format("  max_label_name_length: {}\n", l.max_label_name_length);
+  o += fmt::format("  max_label_value_length: {}\n", l.max_label_value_length);
+  o += fmt::format("  max_label_names_per_series: {}\n", l.max_label_names_per_series);
+  o += fmt::format("  reject_old_samples: {}\n", l.reject_old_samples);
+  o += fmt::format("  reject_old_samples_max_age: {}\n", FormatDuration(l.reject_old_samples_max_age));
+  o += fmt::format("  creation_grace_period: {}\n", FormatDuration(l.creation_grace_period));
+  o += fmt::format("  ingestion_rate_mb: {}\n", l.ingestion_rate_mb);
+  o += fmt::format("  ingestion_burst_size_mb: {}\n", l.ingestion_burst_size_mb);
+  o += fmt::format("  max_global_streams_per_user: {}\n", l.max_global_streams_per_user);
+  o += fmt::format("  max_structured_metadata_size: {}\n", FormatBytes(l.max_structured_metadata_size));
+  o += fmt::format("  max_structured_metadata_entries_count: {}\n", l.max_structured_metadata_entries_count);
+  o += fmt::format("  max_entries_limit_per_query: {}\n", l.max_entries_limit_per_query);
+  o += fmt::format("  max_query_length: {}\n", FormatDuration(l.max_query_length));
+  o += fmt::format("  max_query_series: {}\n", l.max_query_series);
+  o += fmt::format("  query_timeout: {}\n", FormatDuration(l.query_timeout));
+  o += fmt::format("  max_concurrent_tail_requests: {}\n", l.max_concurrent_tail_requests);
+  return o;
+}
+
+}  // namespace logq::server
