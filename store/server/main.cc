@@ -32,7 +32,8 @@ Flags:
                           -limits-config.ingestion-rate-mb=16
 
 Endpoints: POST /loki/api/v1/push; GET /loki/api/v1/{labels,label/<name>/values,series,
-query_range,index/stats,status/buildinfo}; /ready; /metrics; /config.
+query_range,index/stats,status/buildinfo}; /ready; /metrics; /config;
+POST /flush (cut every stream head into chunks now).
 Reference: docs/configuration.md, docs/api.md.
 )";
 

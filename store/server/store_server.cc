@@ -250,6 +250,13 @@ HttpResponse StoreServer::Route(HttpRequest& req, std::string* route) {
     return r;
   }
 
+  if (p == "/flush") {
+    *route = "flush";
+    if (req.method != "POST" && req.method != "GET") return method_not_allowed();
+    Status st = CutAllChunks();
+    return st.ok() ? HttpResponse::NoContent() : Error(st);
+  }
+
   const bool push = p == "/loki/api/v1/push" || p == "/api/prom/push";
   std::string label_name;
   static const std::string kV1Label = "/loki/api/v1/label/", kLegacyLabel = "/api/prom/label/";
