@@ -375,7 +375,6 @@ Result<int> Ingester::CutStream(const std::string& tenant, uint64_t fp) {
   auto batch = db_->NewWriteBatch();
   std::vector<Label> metadata;
   int chunks = 0;
-  int64_t cut_entries = 0, cut_bytes = 0;
   int64_t chunk_min = 0, chunk_max = 0;
   Status st;
 
@@ -411,8 +410,6 @@ Result<int> Ingester::CutStream(const std::string& tenant, uint64_t fp) {
     st = builder.Add(r.ts, line, metadata);
     if (!st.ok()) return false;
     batch->DeleteHeadKey(r.raw_key);
-    cut_entries++;
-    cut_bytes += static_cast<int64_t>(r.value.size()) - 1;
     if (static_cast<int64_t>(builder.raw_bytes()) >= options_.chunk_target_size) {
       st = finish();
       if (!st.ok()) return false;
@@ -422,19 +419,29 @@ Result<int> Ingester::CutStream(const std::string& tenant, uint64_t fp) {
   RETURN_IF_ERROR(st);
   RETURN_IF_ERROR(finish());
 
+  // Recount what is left in this stream's head (entries pushed during the cut, or nothing).
+  // Subtracting would drift: retried pushes overwrite keys but were counted twice.
+  HeadStats rest;
+  auto after = db_->NewReader();
+  RETURN_IF_ERROR(after->ScanHead(tenant, fp, INT64_MIN, INT64_MAX, [&](const index::HeadRecord& r) {
+    rest.entries++;
+    rest.bytes += static_cast<int64_t>(r.value.size()) - 1;
+    rest.min_ts = std::min(rest.min_ts, r.ts);
+    rest.max_ts = std::max(rest.max_ts, r.ts);
+    return true;
+  }));
   std::lock_guard<std::mutex> l(heads_mu_);
   auto it = heads_.find({tenant, fp});
   if (it != heads_.end()) {
     HeadStats& h = it->second;
-    h.entries -= cut_entries;
-    h.bytes -= cut_bytes;
-    if (h.entries <= 0) {
+    if (rest.entries == 0) {
       heads_.erase(it);
     } else {
-      // Entries that arrived during the cut remain; their exact span is unknown, so restart
-      // the age clock and widen nothing.
+      h.entries = rest.entries;
+      h.bytes = rest.bytes;
+      h.min_ts = rest.min_ts;
+      h.max_ts = rest.max_ts;
       h.first_append_mono = clock_->MonotonicNanos();
-      h.min_ts = h.max_ts;
     }
   }
   return chunks;

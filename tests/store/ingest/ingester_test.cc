@@ -1,0 +1,325 @@
+#include "store/ingest/ingester.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "query/base/clock.h"
+#include "query/base/metrics.h"
+#include "query/logql/selector.h"
+#include "store/index/db.h"
+#include "store/index/registry.h"
+#include "store/querier/querier.h"
+#include "tests/testing/temp_dir.h"
+
+namespace logq::ingest {
+namespace {
+
+constexpr int64_t kNow = 1'800'000'000LL * kNanosPerSecond;
+
+class IngesterTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  void Open() {
+    index::DbOptions o;
+    o.path = dir_.path() + "/db";
+    auto db = index::Db::Open(o);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(db).value();
+    registry_ = std::make_unique<index::Registry>();
+    ASSERT_TRUE(registry_->Load(db_.get()).ok());
+    IngesterOptions io;
+    io.chunk_target_size = target_size_;
+    ingester_ = std::make_unique<Ingester>(db_.get(), registry_.get(), [this](std::string_view) { return limits_; },
+                                           &clock_, &metrics_, io);
+    ASSERT_TRUE(ingester_->Recover().ok());
+    querier_ = std::make_unique<querier::StoreQuerier>(db_.get(), registry_.get());
+  }
+
+  void Reopen() {
+    querier_.reset();
+    ingester_.reset();
+    registry_.reset();
+    db_.reset();
+    Open();
+  }
+
+  static api::PushRequest One(const std::string& labels, int64_t ts, std::string line) {
+    api::PushRequest r;
+    r.streams.push_back({labels, {{ts, std::move(line), {}}}});
+    return r;
+  }
+
+  std::vector<querier::LogEntry> All(const std::string& selector) {
+    querier::SelectParams p;
+    p.matchers = *logql::ParseSelector(selector);
+    p.start = 0;
+    p.end = kNow + kNanosPerDay;
+    p.forward = true;
+    p.limit = 1'000'000;
+    auto r = querier_->SelectLogs("fake", p);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    std::vector<querier::LogEntry> out;
+    for (auto& s : *r) out.insert(out.end(), s.entries.begin(), s.entries.end());
+    return out;
+  }
+
+  double Discarded(const std::string& reason) {
+    return metrics_.GetCounter("logq_discarded_lines_total", "", {{"reason", reason}, {"tenant", "fake"}})->Value();
+  }
+
+  testing::TempDir dir_;
+  FakeClock clock_{kNow};
+  MetricsRegistry metrics_;
+  Limits limits_;
+  int64_t target_size_ = 1536 << 10;
+  std::unique_ptr<index::Db> db_;
+  std::unique_ptr<index::Registry> registry_;
+  std::unique_ptr<Ingester> ingester_;
+  std::unique_ptr<querier::StoreQuerier> querier_;
+};
+
+TEST_F(IngesterTest, StoresAndIndexesValidEntries) {
+  ASSERT_TRUE(ingester_->Push("fake", One(R"({job="a", app="x"})", kNow, "hello")).ok());
+  EXPECT_EQ(registry_->NumStreams("fake"), 1u);
+  auto names = querier_->LabelNames("fake", {}, kNow - kNanosPerHour, kNow + 1);
+  EXPECT_EQ(names, (std::vector<std::string>{"app", "job"}));
+  auto got = All(R"({job="a"})");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].line, "hello");
+  EXPECT_EQ(got[0].ts, kNow);
+}
+
+TEST_F(IngesterTest, LineSizeBoundary) {
+  limits_.max_line_size = 100;
+  EXPECT_TRUE(ingester_->Push("fake", One(R"({a="1"})", kNow, std::string(100, 'x'))).ok());
+  Status st = ingester_->Push("fake", One(R"({a="1"})", kNow + 1, std::string(101, 'x')));
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("Max entry size '100' bytes exceeded for stream '{a=\"1\"}' while adding an entry "
+                              "with length '101' bytes"),
+            std::string::npos)
+      << st.message();
+  EXPECT_EQ(Discarded("line_too_long"), 1);
+}
+
+TEST_F(IngesterTest, TruncatesLongLinesWhenConfigured) {
+  limits_.max_line_size = 10;
+  limits_.max_line_size_truncate = true;
+  ASSERT_TRUE(ingester_->Push("fake", One(R"({a="1"})", kNow, "0123456789abcdef")).ok());
+  EXPECT_EQ(All(R"({a="1"})")[0].line, "0123456789");
+}
+
+TEST_F(IngesterTest, LabelBoundaries) {
+  std::string name1024(1024, 'n'), name1025(1025, 'n');
+  EXPECT_TRUE(ingester_->Push("fake", One("{" + name1024 + "=\"v\"}", kNow, "x")).ok());
+  Status st = ingester_->Push("fake", One("{" + name1025 + "=\"v\"}", kNow, "x"));
+  EXPECT_NE(st.message().find("has label name too long: '" + name1025 + "'"), std::string::npos);
+
+  std::string v2048(2048, 'v'), v2049(2049, 'v');
+  EXPECT_TRUE(ingester_->Push("fake", One("{a=\"" + v2048 + "\"}", kNow, "x")).ok());
+  st = ingester_->Push("fake", One("{a=\"" + v2049 + "\"}", kNow, "x"));
+  EXPECT_NE(st.message().find("has label value too long"), std::string::npos);
+
+  auto labels = [](int n) {
+    std::string s = "{";
+    for (int i = 0; i < n; ++i) s += (i ? ", l" : "l") + std::to_string(i) + "=\"v\"";
+    return s + "}";
+  };
+  EXPECT_TRUE(ingester_->Push("fake", One(labels(15), kNow, "x")).ok());
+  st = ingester_->Push("fake", One(labels(16), kNow, "x"));
+  EXPECT_NE(st.message().find("has 16 label names; limit 15"), std::string::npos) << st.message();
+}
+
+TEST_F(IngesterTest, RejectsBadLabelSets) {
+  struct Case {
+    const char* labels;
+    const char* want;
+  } cases[] = {
+      {"{}", "error at least one label pair is required per stream"},
+      {R"({a="1", a="2"})", "has duplicate label name: 'a'"},
+      {R"({__x="y"})", "reserved"},
+      {R"({a=})", "Error parsing labels '{a=}'"},
+      {R"({1a="x"})", "Error parsing labels"},
+  };
+  for (const auto& c : cases) {
+    Status st = ingester_->Push("fake", One(c.labels, kNow, "x"));
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << c.labels;
+    EXPECT_NE(st.message().find(c.want), std::string::npos) << c.labels << ": " << st.message();
+  }
+  EXPECT_EQ(registry_->NumStreams("fake"), 0u);
+}
+
+TEST_F(IngesterTest, TimestampWindowBoundaries) {
+  const int64_t oldest = kNow - limits_.reject_old_samples_max_age;
+  const int64_t newest = kNow + limits_.creation_grace_period;
+  EXPECT_TRUE(ingester_->Push("fake", One(R"({a="1"})", oldest, "oldest ok")).ok());
+  Status st = ingester_->Push("fake", One(R"({a="1"})", oldest - 1, "too old"));
+  EXPECT_NE(st.message().find("has timestamp too old"), std::string::npos);
+  EXPECT_TRUE(ingester_->Push("fake", One(R"({a="1"})", newest, "newest ok")).ok());
+  st = ingester_->Push("fake", One(R"({a="1"})", newest + 1, "too new"));
+  EXPECT_NE(st.message().find("has timestamp too new"), std::string::npos);
+  EXPECT_EQ(All(R"({a="1"})").size(), 2u);
+  EXPECT_EQ(Discarded("greater_than_max_sample_age"), 1);
+  EXPECT_EQ(Discarded("too_far_in_future"), 1);
+}
+
+TEST_F(IngesterTest, PartialAcceptanceStoresValidEntriesAndNamesTheRest) {
+  api::PushRequest r;
+  api::PushStream s{R"({app="a"})", {}};
+  for (int i = 0; i < 9; ++i) s.entries.push_back({kNow + i, "ok " + std::to_string(i), {}});
+  s.entries.push_back({kNow - 8 * kNanosPerDay, "too old", {}});
+  r.streams.push_back(s);
+  api::PushRequest retry = r;
+  Status st = ingester_->Push("fake", std::move(r));
+  ASSERT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("entry for stream '{app=\"a\"}' has timestamp too old"), std::string::npos);
+  EXPECT_NE(st.message().find("total ignored: 1 out of 10 entries; the other 9 entries were stored"),
+            std::string::npos)
+      << st.message();
+  EXPECT_EQ(All(R"({app="a"})").size(), 9u);
+  // A retry of the same request changes nothing.
+  EXPECT_EQ(ingester_->Push("fake", std::move(retry)).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(All(R"({app="a"})").size(), 9u);
+}
+
+TEST_F(IngesterTest, RateLimitRejectsWholeRequestAndRefills) {
+  limits_.ingestion_rate_mb = 1.0 / 1024;  // 1 KiB/s
+  limits_.ingestion_burst_size_mb = 2.0 / 1024;  // 2 KiB burst
+  ASSERT_TRUE(ingester_->Push("fake", One(R"({a="1"})", kNow, std::string(2048, 'x'))).ok());
+  Status st = ingester_->Push("fake", One(R"({a="1"})", kNow + 1, std::string(1024, 'y')));
+  EXPECT_EQ(st.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(st.message().find("Ingestion rate limit exceeded for user fake (limit: 1024 bytes/sec)"),
+            std::string::npos)
+      << st.message();
+  EXPECT_EQ(All(R"({a="1"})").size(), 1u);
+  clock_.Advance(kNanosPerSecond);  // refills 1 KiB
+  EXPECT_TRUE(ingester_->Push("fake", One(R"({a="1"})", kNow + 1, std::string(1024, 'y'))).ok());
+  EXPECT_EQ(Discarded("rate_limited"), 1);
+}
+
+TEST_F(IngesterTest, StreamLimitRejectsOnlyNewStreams) {
+  limits_.max_global_streams_per_user = 2;
+  ASSERT_TRUE(ingester_->Push("fake", One(R"({s="1"})", kNow, "a")).ok());
+  ASSERT_TRUE(ingester_->Push("fake", One(R"({s="2"})", kNow, "b")).ok());
+  api::PushRequest r;
+  r.streams.push_back({R"({s="1"})", {{kNow + 1, "existing stream", {}}}});
+  r.streams.push_back({R"({s="3"})", {{kNow + 1, "new stream", {}}}});
+  Status st = ingester_->Push("fake", std::move(r));
+  EXPECT_EQ(st.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(st.message().find("Maximum active stream limit exceeded"), std::string::npos);
+  EXPECT_EQ(All(R"({s="1"})").size(), 2u);
+  EXPECT_EQ(All(R"({s="3"})").size(), 0u);
+  EXPECT_EQ(registry_->NumStreams("fake"), 2u);
+}
+
+TEST_F(IngesterTest, RetriedPushNeverDuplicatesEvenAcrossChunkCuts) {
+  auto push = [&] {
+    api::PushRequest r;
+    api::PushStream s{R"({app="a"})", {}};
+    for (int i = 0; i < 100; ++i) s.entries.push_back({kNow - i, "line " + std::to_string(i), {}});
+    s.entries.push_back({kNow, "same ts other line", {}});
+    r.streams.push_back(s);
+    return ingester_->Push("fake", std::move(r));
+  };
+  ASSERT_TRUE(push().ok());
+  ASSERT_TRUE(push().ok());
+  EXPECT_EQ(All(R"({app="a"})").size(), 101u);
+  auto cut = ingester_->CutChunks(true);
+  ASSERT_TRUE(cut.ok());
+  EXPECT_EQ(*cut, 1);
+  EXPECT_EQ(ingester_->HeadEntries(), 0u);
+  ASSERT_TRUE(push().ok());  // lands in the head again, duplicates the chunk's content
+  auto got = All(R"({app="a"})");
+  EXPECT_EQ(got.size(), 101u);
+  for (size_t i = 1; i < got.size(); ++i) EXPECT_LE(got[i - 1].ts, got[i].ts);
+}
+
+TEST_F(IngesterTest, CutsBySizeAndKeepsEveryEntryInOrder) {
+  target_size_ = 4096;
+  Reopen();
+  api::PushRequest r;
+  api::PushStream s{R"({app="big"})", {}};
+  for (int i = 0; i < 1000; ++i) s.entries.push_back({kNow - 1000 + i, "entry " + std::to_string(i), {}});
+  r.streams.push_back(s);
+  ASSERT_TRUE(ingester_->Push("fake", std::move(r)).ok());
+  auto cut = ingester_->CutChunks(false);
+  ASSERT_TRUE(cut.ok());
+  EXPECT_GT(*cut, 1);
+  EXPECT_EQ(ingester_->HeadEntries(), 0u);
+  auto got = All(R"({app="big"})");
+  ASSERT_EQ(got.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(got[i].line, "entry " + std::to_string(i));
+  auto stats = querier_->Stats("fake", *logql::ParseSelector(R"({app="big"})"), 0, kNow + 1);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->entries, 1000u);
+  EXPECT_EQ(stats->chunks, static_cast<uint64_t>(*cut));
+}
+
+TEST_F(IngesterTest, CutsIdleHeadsOnlyAfterTheIdlePeriod) {
+  ASSERT_TRUE(ingester_->Push("fake", One(R"({a="1"})", kNow, "x")).ok());
+  EXPECT_EQ(*ingester_->CutChunks(false), 0);
+  clock_.Advance(30 * kNanosPerMinute);
+  EXPECT_EQ(*ingester_->CutChunks(false), 1);
+  EXPECT_EQ(All(R"({a="1"})").size(), 1u);
+}
+
+TEST_F(IngesterTest, RecoversHeadsAndIndexAfterReopen) {
+  ASSERT_TRUE(ingester_->Push("fake", One(R"({a="1"})", kNow, "before restart")).ok());
+  Reopen();
+  EXPECT_EQ(registry_->NumStreams("fake"), 1u);
+  EXPECT_EQ(ingester_->HeadEntries(), 1u);
+  EXPECT_EQ(*ingester_->CutChunks(true), 1);
+  Reopen();
+  EXPECT_EQ(ingester_->HeadEntries(), 0u);
+  auto got = All(R"({a="1"})");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].line, "before restart");
+}
+
+TEST_F(IngesterTest, TenantsAreIsolated) {
+  ASSERT_TRUE(ingester_->Push("a", One(R"({app="x"})", kNow, "tenant a")).ok());
+  ASSERT_TRUE(ingester_->Push("b", One(R"({app="x"})", kNow, "tenant b")).ok());
+  EXPECT_EQ(querier_->LabelValues("a", "app", {}, 0, kNow + 1).size(), 1u);
+  querier::SelectParams p;
+  p.matchers = *logql::ParseSelector(R"({app="x"})");
+  p.start = 0;
+  p.end = kNow + 1;
+  auto r = querier_->SelectLogs("a", p);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 1u);
+  ASSERT_EQ((*r)[0].entries.size(), 1u);
+  EXPECT_EQ((*r)[0].entries[0].line, "tenant a");
+}
+
+TEST_F(IngesterTest, StructuredMetadataLimits) {
+  limits_.max_structured_metadata_entries_count = 1;
+  api::PushRequest r;
+  r.streams.push_back({R"({a="1"})", {{kNow, "x", {{"k1", "v"}, {"k2", "v"}}}}});
+  Status st = ingester_->Push("fake", std::move(r));
+  EXPECT_NE(st.message().find("too many structured metadata"), std::string::npos) << st.message();
+}
+
+TEST_F(IngesterTest, GlobalLimitAcrossStreamsTakesNewestOverall) {
+  for (int s = 0; s < 2; ++s) {
+    api::PushRequest r;
+    api::PushStream ps{"{s=\"" + std::to_string(s) + "\"}", {}};
+    for (int i = 0; i < 3; ++i) ps.entries.push_back({kNow + i * 10 + s, "s" + std::to_string(s) + "e" + std::to_string(i), {}});
+    r.streams.push_back(ps);
+    ASSERT_TRUE(ingester_->Push("fake", std::move(r)).ok());
+  }
+  querier::SelectParams p;
+  p.matchers = *logql::ParseSelector(R"({s=~".+"})");
+  p.start = 0;
+  p.end = kNow + 100;
+  p.limit = 2;
+  auto res = querier_->SelectLogs("fake", p);
+  ASSERT_TRUE(res.ok());
+  std::vector<std::string> lines;
+  for (auto& s : *res) for (auto& e : s.entries) lines.push_back(e.line);
+  std::sort(lines.begin(), lines.end());
+  EXPECT_EQ(lines, (std::vector<std::string>{"s0e2", "s1e2"}));
+}
+
+}  // namespace
+}  // namespace logq::ingest
