@@ -1,11 +1,21 @@
-// The chunk format: an immutable, zstd-compressed run of one stream's entries, sorted by
-// (timestamp, line hash), cut from the stream's head. Layout and byte diagram:
-// docs/formats/chunk.md; pinned by testdata/chunks/golden_v1.chunk.
+// The chunk format: an immutable, zstd-compressed run of one stream's entries in
+// non-decreasing timestamp order, cut from the stream's head. Entries with equal timestamps
+// keep the order in which they were added (the cutter adds them sorted by line hash).
+// Layout and byte diagram: docs/formats/chunk.md; pinned by testdata/chunks/golden_v1.chunk.
+//
+// A chunk is split into blocks of about `target_block_raw` uncompressed bytes, each
+// compressed on its own, with an uncompressed block index (per-block min/max timestamp) so a
+// reader decompresses only the blocks that overlap the queried range.
+//
+// Input to ChunkReader is untrusted: every offset and length is validated, checksums are
+// checked (XXH3-64 over header+index and over each compressed block) and any inconsistency
+// is reported as DataLoss, never a crash or an out-of-bounds read.
 //
 // Thread-safety: ChunkBuilder is single-threaded. ChunkReader is immutable after Open and
 // may be shared; each ChunkIterator is single-threaded.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,29 +27,63 @@
 
 namespace logq::chunk {
 
+// Persisted format constants. Values of persisted enums are never renumbered.
+inline constexpr uint8_t kFormatVersion = 1;
+enum class Codec : uint8_t {
+  // 0 is reserved (never written; a reader rejects it).
+  kZstd = 1,
+};
+
+// Upper bound on the uncompressed size of one block. The builder never writes a bigger
+// block (a single entry that would not fit is rejected with InvalidArgument) and a reader
+// rejects an index that claims one, so a forged chunk cannot make a reader allocate more.
+inline constexpr size_t kMaxBlockDecodedBytes = 64u << 20;
+
 // Summary of a chunk, readable without decompressing any block.
 struct ChunkMeta {
-  int64_t min_ts = 0;         // first entry's timestamp (ns)
-  int64_t max_ts = 0;         // last entry's timestamp (ns)
+  int64_t min_ts = 0;  // first entry's timestamp (ns)
+  int64_t max_ts = 0;  // last entry's timestamp (ns)
   uint32_t num_entries = 0;
-  uint64_t raw_bytes = 0;     // sum of line lengths (Loki's "bytes")
-  uint64_t encoded_bytes = 0; // size of the whole serialized chunk
+  uint64_t raw_bytes = 0;      // sum of line lengths (Loki's "bytes")
+  uint64_t encoded_bytes = 0;  // size of the whole serialized chunk
+};
+
+// One entry of the block index, as validated by ChunkReader::Open.
+struct BlockInfo {
+  int64_t min_ts = 0;  // first entry's timestamp in the block
+  int64_t max_ts = 0;  // last entry's timestamp in the block
+  uint32_t num_entries = 0;
+  uint32_t raw_bytes = 0;      // sum of line lengths in the block
+  uint32_t decoded_bytes = 0;  // size of the decompressed block payload
+  uint32_t compressed_bytes = 0;
+  uint64_t offset = 0;  // of the compressed block from the start of the chunk
 };
 
 struct ChunkBuilderOptions {
-  int zstd_level = 3;                // default 3
+  int zstd_level = 3;                   // default 3
   size_t target_block_raw = 256 << 10;  // uncompressed bytes per block; default 256 KiB
+                                        // (capped at kMaxBlockDecodedBytes; 0 = one entry
+                                        // per block)
 };
 
 class ChunkBuilder {
  public:
   explicit ChunkBuilder(ChunkBuilderOptions options = {});
   ~ChunkBuilder();
+  ChunkBuilder(const ChunkBuilder&) = delete;
+  ChunkBuilder& operator=(const ChunkBuilder&) = delete;
+
   // Entries must be appended in non-decreasing timestamp order (InvalidArgument otherwise).
+  // InvalidArgument also if one encoded entry (line plus metadata plus a few varint bytes)
+  // exceeds kMaxBlockDecodedBytes, or the chunk already holds UINT32_MAX - 1 entries; a
+  // rejected Add leaves the builder unchanged. Internal if the compressor fails (the entry
+  // is then kept and compression is retried by the next Add or Finish).
   Status Add(int64_t ts, std::string_view line, const std::vector<Label>& metadata = {});
   size_t num_entries() const;
   uint64_t raw_bytes() const;
   // Serializes the chunk. The builder is reset and may be reused.
+  // InvalidArgument if no entry was added (an empty chunk is not representable; the builder
+  // stays usable).
   Result<std::string> Finish();
 
  private:
@@ -67,16 +111,24 @@ class ChunkIterator {
 
 class ChunkReader {
  public:
-  // Validates magic, version and header/index checksums; DataLoss on corruption.
+  // Validates magic, version, codec, header/index checksum and the consistency of the
+  // index with the data size; DataLoss on corruption (including an unsupported version or
+  // codec: this binary cannot read the bytes). Block checksums are checked lazily, when a
+  // block is first needed by an iterator.
   // `data` must outlive the reader and its iterators.
   static Result<std::unique_ptr<ChunkReader>> Open(std::string_view data);
   virtual ~ChunkReader() = default;
 
   virtual const ChunkMeta& meta() const = 0;
-  // Entries with from <= ts < through, ascending (forward) or descending (!forward).
-  // Blocks outside the range are not decompressed. Block checksum failures surface as
-  // DataLoss in status().
-  virtual std::unique_ptr<ChunkIterator> Iterate(int64_t from, int64_t through, bool forward) const = 0;
+  // The block index in chunk order (at least one block). Valid as long as the reader.
+  virtual const std::vector<BlockInfo>& blocks() const = 0;
+  // Entries with from <= ts < through, ascending (forward) or descending (!forward; entries
+  // with equal timestamps then come in exactly the reverse of their forward order).
+  // Blocks outside the range are not decompressed. Block checksum failures and malformed
+  // block contents surface as DataLoss in status(). The iterator must not outlive this
+  // reader (nor the reader's `data`). Each iterator holds one decompressed block.
+  virtual std::unique_ptr<ChunkIterator> Iterate(int64_t from, int64_t through,
+                                                 bool forward) const = 0;
 };
 
 }  // namespace logq::chunk
