@@ -12,7 +12,10 @@
 // is reported as DataLoss, never a crash or an out-of-bounds read.
 //
 // Thread-safety: ChunkBuilder is single-threaded. ChunkReader is immutable after Open and
-// may be shared; each ChunkIterator is single-threaded.
+// may be shared; each ChunkIterator is single-threaded. Builders and iterators may move
+// between threads between calls. Each thread that compresses or decompresses keeps one zstd
+// context of each kind (thread_local, reused across builders and iterators, freed at thread
+// exit).
 #pragma once
 
 #include <cstddef>
