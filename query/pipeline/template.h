@@ -1,0 +1,49 @@
+// Go text/template, the subset Loki's line_format and label_format use, with Loki's function
+// library. Parsed once per query (Template is immutable and thread-safe to Execute from
+// many threads with separate outputs).
+//
+// Supported: {{ . }} field access `.label`, `.label.sub` is not used by Loki (labels are
+// flat), pipelines `{{ .a | ToUpper }}`, function calls `{{ printf "%s-%d" .a 3 }}`,
+// parenthesized calls, variables `$x := ...`, `{{ if }}/{{ else if }}/{{ else }}/{{ end }}`,
+// `{{ range }}` over fromJson/regexFind results, `{{ with }}`, comparison functions eq ne lt
+// le gt ge, and/or/not, whitespace trim markers `{{-` `-}}`, comments `{{/* */}}`, string,
+// raw string, number, bool and nil literals. Special fields: `__line__` (the current line),
+// `__timestamp__` (the entry time).
+// Functions (Loki's list): ToLower ToUpper Replace Trim TrimLeft TrimRight TrimPrefix
+// TrimSuffix TrimSpace lower upper title trunc substr replace repeat contains hasPrefix
+// hasSuffix indent nindent regexReplaceAll regexReplaceAllLiteral regexMatch regexFind
+// count default int float64 add addf sub subf mul mulf div divf mod max maxf min minf ceil
+// floor round printf urlencode urldecode b64enc b64dec fromJson date toDate toDateInZone now
+// unixEpoch unixEpochMillis unixEpochNanos unixToTime duration duration_seconds bytes
+// alignLeft alignRight sha256 len.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "query/base/status.h"
+
+namespace logq::pipeline {
+
+// What a template can read while executing.
+struct TemplateContext {
+  // Looks up a label; returns nullptr when absent (renders as "" / <no value> like Loki).
+  std::function<const std::string*(std::string_view name)> label;
+  std::string_view line;  // __line__
+  int64_t timestamp_ns = 0;  // __timestamp__
+};
+
+class Template {
+ public:
+  // Parses; InvalidArgument with the Go-like error text for bad templates.
+  static Result<std::unique_ptr<Template>> Parse(std::string_view source);
+  virtual ~Template() = default;
+  // Renders into `out` (cleared first). Execution errors (bad function arguments) return
+  // a non-OK status; callers set `__error__=TemplateFormatErr` and keep the line.
+  virtual Status Execute(const TemplateContext& ctx, std::string* out) const = 0;
+};
+
+}  // namespace logq::pipeline
