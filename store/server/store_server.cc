@@ -24,7 +24,7 @@
 namespace logq::server {
 namespace {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;  // keys in the order written: Loki's {"status":...,"data":...}
 
 constexpr int64_t kDefaultSince = 3600LL * 1'000'000'000;
 
