@@ -1,0 +1,165 @@
+#include "query/engine/engine.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <unordered_map>
+
+#include "query/base/clock.h"
+#include "query/pipeline/pipeline.h"
+#include "query/engine/step_eval.h"
+
+namespace logq::engine {
+namespace {
+
+constexpr std::string_view kTimeoutMessage =
+    "Request timed out, decrease the duration of the request or add more label matchers (prefer exact match over "
+    "regex match) to reduce the amount of data processed.";
+
+struct Deadline {
+  int64_t at;
+  bool Passed() const { return SystemClock::Default()->MonotonicNanos() > at; }
+};
+
+void AddStats(ReadStats* into, const ReadStats& s) {
+  into->chunks += s.chunks;
+  into->compressed_bytes += s.compressed_bytes;
+  into->decompressed_bytes += s.decompressed_bytes;
+  into->decompressed_lines += s.decompressed_lines;
+  into->head_bytes += s.head_bytes;
+  into->head_lines += s.head_lines;
+  into->duplicates += s.duplicates;
+}
+
+// ---- log queries -------------------------------------------------------------------------
+
+struct Collected {
+  int64_t ts;
+  std::string line;
+  const pipeline::ResultLabels* labels;
+};
+
+Result<QueryResult> RunLogQuery(WorkerPool* pool, Querier* querier, const logql::LogExpr& log, const QueryParams& p,
+                                const Deadline& deadline) {
+  ASSIGN_OR_RETURN(auto pl, pipeline::Pipeline::Make(log.pipeline));
+  SelectRequest req;
+  req.matchers = log.matchers;
+  req.from = p.start;
+  req.through = p.end;
+  req.required_literals = pl->RequiredLiterals();
+  ASSIGN_OR_RETURN(auto sources, querier->Select(req));
+
+  const size_t n = sources.size();
+  std::vector<std::unique_ptr<pipeline::StreamPipeline>> pipelines(n);
+  std::vector<std::vector<Collected>> collected(n);
+  std::vector<Status> errors(n);
+  std::vector<uint64_t> lines(n, 0), bytes(n, 0);
+  pool->ParallelFor(n, [&](size_t i) {
+    pipelines[i] = pl->ForStream(sources[i]->labels());
+    auto& out = collected[i];
+    uint64_t seen = 0;
+    bool timed_out = false;
+    errors[i] = sources[i]->ForEach(p.start, p.end, p.forward,
+                                    [&](int64_t ts, std::string_view line, const std::vector<Label>& md) {
+                                      if ((++seen & 0x3FFF) == 0 && deadline.Passed()) {
+                                        timed_out = true;
+                                        return false;
+                                      }
+                                      bytes[i] += line.size();
+                                      std::string_view out_line;
+                                      const pipeline::ResultLabels* rl = nullptr;
+                                      if (!pipelines[i]->Process(ts, line, md, &out_line, &rl)) return true;
+                                      out.push_back({ts, std::string(out_line), rl});
+                                      return out.size() < p.limit;
+                                    });
+    lines[i] = seen;
+    if (errors[i].ok() && timed_out) errors[i] = DeadlineExceeded(std::string(kTimeoutMessage));
+  });
+  QueryResult result;
+  result.type = QueryResult::Type::kStreams;
+  for (size_t i = 0; i < n; ++i) {
+    RETURN_IF_ERROR(errors[i]);
+    AddStats(&result.stats.read, sources[i]->stats());
+    result.stats.lines_processed += lines[i];
+    result.stats.bytes_processed += bytes[i];
+  }
+
+  // Global limit: the first `limit` entries in query direction across all streams.
+  struct Ref {
+    int64_t ts;
+    uint32_t src;
+    uint32_t idx;
+  };
+  std::vector<Ref> all;
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = 0; j < collected[i].size(); ++j) {
+      all.push_back({collected[i][j].ts, static_cast<uint32_t>(i), static_cast<uint32_t>(j)});
+    }
+  }
+  auto before = [&](const Ref& a, const Ref& b) {
+    if (a.ts != b.ts) return p.forward ? a.ts < b.ts : a.ts > b.ts;
+    if (a.src != b.src) return a.src < b.src;
+    return a.idx < b.idx;
+  };
+  if (all.size() > p.limit) {
+    std::nth_element(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(p.limit), all.end(), before);
+    all.resize(p.limit);
+  }
+  std::sort(all.begin(), all.end(), before);
+
+  // Group by resulting label set; entries stay in query direction.
+  std::map<std::string, size_t> by_labels;
+  for (const Ref& r : all) {
+    Collected& c = collected[r.src][r.idx];
+    auto [it, inserted] = by_labels.emplace(c.labels->text, result.streams.size());
+    if (inserted) {
+      LogStream s;
+      s.labels = c.labels->labels;
+      s.stream = c.labels->stream;
+      result.streams.push_back(std::move(s));
+    }
+    Entry e;
+    e.ts = c.ts;
+    e.line = std::move(c.line);
+    e.structured_metadata = c.labels->structured_metadata;
+    e.parsed = c.labels->parsed;
+    result.streams[it->second].entries.push_back(std::move(e));
+  }
+  result.stats.entries_returned = all.size();
+  return result;
+}
+
+}  // namespace
+
+std::string FormatSampleValue(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[400];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
+  if (r.ec != std::errc()) return fmt::format("{}", v);
+  std::string s(buf, r.ptr);
+  if (s == "-0") s = "0";
+  return s;
+}
+
+Result<QueryResult> Engine::Query(Querier* querier, const QueryParams& p) const {
+  const int64_t t0 = SystemClock::Default()->MonotonicNanos();
+  Deadline deadline{t0 + options_.timeout_ns};
+  if (!p.expr) return InvalidArgument("empty query");
+  Result<QueryResult> r = [&]() -> Result<QueryResult> {
+    if (p.expr->kind == logql::Expr::Kind::kLog) {
+      return RunLogQuery(pool_, querier, static_cast<const logql::LogExpr&>(*p.expr), p, deadline);
+    }
+    StepEvaluator ev(pool_, querier, p, options_.max_query_series, deadline.at);
+    return ev.Run();
+  }();
+  if (r.ok()) r->stats.exec_ns = SystemClock::Default()->MonotonicNanos() - t0;
+  return r;
+}
+
+}  // namespace logq::engine

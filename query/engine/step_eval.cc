@@ -1,0 +1,684 @@
+#include "query/engine/step_eval.h"
+
+#include <fmt/format.h>
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "query/base/clock.h"
+#include "query/pipeline/pipeline.h"
+
+namespace logq::engine {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+struct Sample {
+  int64_t ts;
+  double v;
+};
+
+Labels ReduceLabels(const Labels& in, const logql::Grouping* g) {
+  Labels out;
+  if (!g) return out;
+  for (const Label& l : in) {
+    bool listed = std::find(g->labels.begin(), g->labels.end(), l.name) != g->labels.end();
+    if (listed != g->without) out.Add(l.name, l.value);
+  }
+  return out;
+}
+
+double Quantile(double q, std::vector<double> vals) {
+  if (vals.empty()) return kNaN;
+  if (q < 0) return -std::numeric_limits<double>::infinity();
+  if (q > 1) return std::numeric_limits<double>::infinity();
+  std::sort(vals.begin(), vals.end());
+  double rank = q * static_cast<double>(vals.size() - 1);
+  size_t lower = static_cast<size_t>(std::max(0.0, std::floor(rank)));
+  size_t upper = std::min(vals.size() - 1, lower + 1);
+  double weight = rank - std::floor(rank);
+  return vals[lower] * (1 - weight) + vals[upper] * weight;
+}
+
+// Aggregates the samples of one window.
+double AggregateWindow(logql::RangeOp op, const Sample* b, const Sample* e, double range_s, bool unwrapped,
+                       std::optional<double> param) {
+  using O = logql::RangeOp;
+  const size_t n = static_cast<size_t>(e - b);
+  switch (op) {
+    case O::kCountOverTime: return static_cast<double>(n);
+    case O::kRate: {
+      if (!unwrapped) return static_cast<double>(n) / range_s;
+      double s = 0;
+      for (auto* x = b; x != e; ++x) s += x->v;
+      return s / range_s;
+    }
+    case O::kBytesOverTime:
+    case O::kSumOverTime: {
+      double s = 0;
+      for (auto* x = b; x != e; ++x) s += x->v;
+      return s;
+    }
+    case O::kBytesRate: {
+      double s = 0;
+      for (auto* x = b; x != e; ++x) s += x->v;
+      return s / range_s;
+    }
+    case O::kAvgOverTime: {
+      double mean = 0, count = 0;
+      for (auto* x = b; x != e; ++x) {
+        count++;
+        mean += (x->v - mean) / count;
+      }
+      return mean;
+    }
+    case O::kMinOverTime: {
+      double m = b->v;
+      for (auto* x = b; x != e; ++x) m = (x->v < m || std::isnan(m)) ? x->v : m;
+      return m;
+    }
+    case O::kMaxOverTime: {
+      double m = b->v;
+      for (auto* x = b; x != e; ++x) m = (x->v > m || std::isnan(m)) ? x->v : m;
+      return m;
+    }
+    case O::kStdvarOverTime:
+    case O::kStddevOverTime: {
+      double count = 0, mean = 0, m2 = 0;
+      for (auto* x = b; x != e; ++x) {
+        count++;
+        double d = x->v - mean;
+        mean += d / count;
+        m2 += d * (x->v - mean);
+      }
+      double var = m2 / count;
+      return op == O::kStdvarOverTime ? var : std::sqrt(var);
+    }
+    case O::kQuantileOverTime: {
+      std::vector<double> vals;
+      vals.reserve(n);
+      for (auto* x = b; x != e; ++x) vals.push_back(x->v);
+      return Quantile(param.value_or(0), std::move(vals));
+    }
+    case O::kFirstOverTime: return b->v;
+    case O::kLastOverTime: return (e - 1)->v;
+    case O::kRateCounter: {
+      // Counter increase with resets, divided by the range (no extrapolation).
+      double inc = 0;
+      for (auto* x = b + 1; x < e; ++x) {
+        double d = x->v - (x - 1)->v;
+        inc += d >= 0 ? d : x->v;
+      }
+      return inc / range_s;
+    }
+    case O::kAbsentOverTime: return 1;
+  }
+  return kNaN;
+}
+
+std::string MatchKey(const Labels& l, const logql::VectorMatching& m) {
+  Labels k;
+  for (const Label& x : l) {
+    bool listed = std::find(m.matching.begin(), m.matching.end(), x.name) != m.matching.end();
+    if (m.on ? listed : !listed) k.Add(x.name, x.value);
+  }
+  return k.ToString();
+}
+
+bool IsComparison(logql::BinOp op) {
+  using B = logql::BinOp;
+  return op == B::kEq || op == B::kNe || op == B::kGt || op == B::kGe || op == B::kLt || op == B::kLe;
+}
+
+// Returns the arithmetic result, or for comparisons 1/0 (truth).
+double Apply(logql::BinOp op, double a, double b) {
+  using B = logql::BinOp;
+  switch (op) {
+    case B::kAdd: return a + b;
+    case B::kSub: return a - b;
+    case B::kMul: return a * b;
+    case B::kDiv: return a / b;
+    case B::kMod: return std::fmod(a, b);
+    case B::kPow: return std::pow(a, b);
+    case B::kEq: return a == b;
+    case B::kNe: return a != b;
+    case B::kGt: return a > b;
+    case B::kGe: return a >= b;
+    case B::kLt: return a < b;
+    case B::kLe: return a <= b;
+    default: return kNaN;
+  }
+}
+
+std::string PipelineErrorMessage(const std::string& err, const std::string& series) {
+  return fmt::format(
+      "pipeline error: '{}' for series: '{}'.\nUse a label filter to intentionally skip this error. (e.g | "
+      "__error__!=\"{}\").\nTo skip all potential errors you can match empty errors.(e.g __error__=\"\")\nThe label "
+      "filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )",
+      err, series, err);
+}
+
+}  // namespace
+
+StepEvaluator::StepEvaluator(WorkerPool* pool, Querier* querier, const QueryParams& p, int max_series,
+                             int64_t deadline_mono)
+    : pool_(pool), querier_(querier), p_(p), max_series_(max_series), deadline_(deadline_mono) {
+  if (p.instant || p.step <= 0) {
+    start_ = p.end;
+    step_ = 1;
+    steps_ = 1;
+  } else {
+    start_ = p.start;
+    step_ = p.step;
+    steps_ = static_cast<size_t>((p.end - p.start) / p.step) + 1;
+  }
+}
+
+Result<StepValue> StepEvaluator::Eval(const logql::Expr& e) {
+  using K = logql::Expr::Kind;
+  switch (e.kind) {
+    case K::kRangeAggregation: return EvalRange(static_cast<const logql::RangeAggregationExpr&>(e));
+    case K::kVectorAggregation: return EvalVectorAgg(static_cast<const logql::VectorAggregationExpr&>(e));
+    case K::kBinary: return EvalBinary(static_cast<const logql::BinaryExpr&>(e));
+    case K::kLabelReplace: return EvalLabelReplace(static_cast<const logql::LabelReplaceExpr&>(e));
+    case K::kLiteral: {
+      StepValue v;
+      v.scalar = true;
+      v.scalar_value = static_cast<const logql::LiteralExpr&>(e).value;
+      return v;
+    }
+    case K::kVector: {
+      StepValue v;
+      StepSeries s;
+      s.key = "{}";
+      s.v.assign(steps_, static_cast<const logql::VectorExpr&>(e).value);
+      s.has.assign(steps_, 1);
+      v.series.push_back(std::move(s));
+      return v;
+    }
+    case K::kLog: return InvalidArgument("a log query cannot be used inside a metric expression");
+  }
+  return Internal("unknown expression");
+}
+
+Result<StepValue> StepEvaluator::EvalRange(const logql::RangeAggregationExpr& r) {
+  ASSIGN_OR_RETURN(auto extractor, pipeline::SampleExtractor::Make(r));
+  // Samples for the window of step k: (t_k - offset - range, t_k - offset].
+  const int64_t first_lo = StepTime(0) - r.offset_ns - r.range_ns;
+  const int64_t last_hi = StepTime(steps_ - 1) - r.offset_ns;
+  SelectRequest req;
+  req.matchers = r.log->matchers;
+  req.from = first_lo + 1;
+  req.through = last_hi + 1;
+  req.required_literals = extractor->RequiredLiterals();
+  ASSIGN_OR_RETURN(auto sources, querier_->Select(req));
+
+  struct PerSource {
+    std::map<std::string, std::pair<Labels, std::vector<Sample>>> series;
+    Status status;
+    uint64_t lines = 0, bytes = 0;
+  };
+  std::vector<PerSource> per(sources.size());
+  const int64_t deadline = deadline_;
+  pool_->ParallelFor(sources.size(), [&](size_t i) {
+    auto se = extractor->ForStream(sources[i]->labels());
+    PerSource& ps = per[i];
+    const pipeline::ResultLabels* last_rl = nullptr;
+    std::vector<Sample>* last_vec = nullptr;
+    bool timed_out = false;
+    ps.status = sources[i]->ForEach(req.from, req.through, true,
+                                    [&](int64_t ts, std::string_view line, const std::vector<Label>& md) {
+                                      if ((++ps.lines & 0x3FFF) == 0 &&
+                                          SystemClock::Default()->MonotonicNanos() > deadline) {
+                                        timed_out = true;
+                                        return false;
+                                      }
+                                      ps.bytes += line.size();
+                                      double v;
+                                      const pipeline::ResultLabels* rl = nullptr;
+                                      if (!se->Process(ts, line, md, &v, &rl)) return true;
+                                      if (rl != last_rl) {
+                                        auto& slot = ps.series[rl->text];
+                                        if (slot.second.empty()) slot.first = rl->labels;
+                                        last_rl = rl;
+                                        last_vec = &slot.second;
+                                      }
+                                      last_vec->push_back({ts, v});
+                                      return true;
+                                    });
+    if (ps.status.ok() && timed_out) {
+      ps.status = DeadlineExceeded(
+          "Request timed out, decrease the duration of the request or add more label matchers (prefer exact match "
+          "over regex match) to reduce the amount of data processed.");
+    }
+  });
+  std::map<std::string, std::pair<Labels, std::vector<Sample>>> merged;
+  for (size_t i = 0; i < per.size(); ++i) {
+    RETURN_IF_ERROR(per[i].status);
+    stats_.lines_processed += per[i].lines;
+    stats_.bytes_processed += per[i].bytes;
+    const ReadStats& rs = sources[i]->stats();
+    stats_.read.chunks += rs.chunks;
+    stats_.read.compressed_bytes += rs.compressed_bytes;
+    stats_.read.decompressed_bytes += rs.decompressed_bytes;
+    stats_.read.decompressed_lines += rs.decompressed_lines;
+    stats_.read.head_bytes += rs.head_bytes;
+    stats_.read.head_lines += rs.head_lines;
+    for (auto& [key, lv] : per[i].series) {
+      auto& slot = merged[key];
+      if (slot.second.empty()) {
+        slot.first = std::move(lv.first);
+        slot.second = std::move(lv.second);
+      } else {
+        slot.second.insert(slot.second.end(), lv.second.begin(), lv.second.end());
+        std::stable_sort(slot.second.begin(), slot.second.end(),
+                         [](const Sample& a, const Sample& b) { return a.ts < b.ts; });
+      }
+    }
+  }
+  for (const auto& [key, lv] : merged) {
+    if (const std::string* err = lv.first.Get("__error__")) {
+      return InvalidArgument(PipelineErrorMessage(*err, key));
+    }
+  }
+
+  StepValue out;
+  const double range_s = static_cast<double>(r.range_ns) / 1e9;
+  const bool unwrapped = r.unwrap.has_value();
+  if (r.op == logql::RangeOp::kAbsentOverTime) {
+    std::vector<uint8_t> present(steps_, 0);
+    for (const auto& [key, lv] : merged) {
+      const auto& s = lv.second;
+      size_t lo = 0, hi = 0;
+      for (size_t k = 0; k < steps_; ++k) {
+        const int64_t t = StepTime(k) - r.offset_ns;
+        while (hi < s.size() && s[hi].ts <= t) ++hi;
+        while (lo < hi && s[lo].ts <= t - r.range_ns) ++lo;
+        if (hi > lo) present[k] = 1;
+      }
+    }
+    StepSeries ss;
+    for (const Matcher& m : r.log->matchers) {
+      if (m.type() == MatchType::kEqual) ss.labels.Add(m.name(), m.value());
+    }
+    ss.labels.Sort();
+    ss.key = ss.labels.ToString();
+    ss.v.assign(steps_, 1);
+    ss.has.resize(steps_);
+    bool any = false;
+    for (size_t k = 0; k < steps_; ++k) {
+      ss.has[k] = !present[k];
+      any |= ss.has[k];
+    }
+    if (any) out.series.push_back(std::move(ss));
+    return out;
+  }
+  for (auto& [key, lv] : merged) {
+    const auto& s = lv.second;
+    StepSeries ss;
+    ss.labels = std::move(lv.first);
+    ss.key = key;
+    ss.v.assign(steps_, 0);
+    ss.has.assign(steps_, 0);
+    size_t lo = 0, hi = 0;
+    bool any = false;
+    for (size_t k = 0; k < steps_; ++k) {
+      const int64_t t = StepTime(k) - r.offset_ns;
+      while (hi < s.size() && s[hi].ts <= t) ++hi;
+      while (lo < hi && s[lo].ts <= t - r.range_ns) ++lo;
+      if (hi == lo) continue;
+      ss.v[k] = AggregateWindow(r.op, s.data() + lo, s.data() + hi, range_s, unwrapped, r.param);
+      ss.has[k] = 1;
+      any = true;
+    }
+    if (any) out.series.push_back(std::move(ss));
+  }
+  if (static_cast<int>(out.series.size()) > max_series_) {
+    return InvalidArgument(fmt::format("maximum of series ({}) reached for a single query", max_series_));
+  }
+  return out;
+}
+
+Result<StepValue> StepEvaluator::EvalVectorAgg(const logql::VectorAggregationExpr& a) {
+  ASSIGN_OR_RETURN(StepValue in, Eval(*a.inner));
+  if (in.scalar) return InvalidArgument("parse error : aggregations need a vector, not a scalar");
+  using O = logql::VectorOp;
+  StepValue out;
+  if (a.op == O::kSort || a.op == O::kSortDesc) return in;  // ordering is applied to instant results
+  if (a.op == O::kTopK || a.op == O::kBottomK) {
+    const size_t k_param = static_cast<size_t>(*a.param);
+    std::vector<uint8_t> keep_any(in.series.size(), 0);
+    std::vector<std::vector<uint8_t>> keep(in.series.size(), std::vector<uint8_t>(steps_, 0));
+    for (size_t k = 0; k < steps_; ++k) {
+      std::map<std::string, std::vector<size_t>> groups;
+      for (size_t i = 0; i < in.series.size(); ++i) {
+        if (!in.series[i].has[k]) continue;
+        groups[ReduceLabels(in.series[i].labels, a.grouping ? &*a.grouping : nullptr).ToString()].push_back(i);
+      }
+      for (auto& [_, idx] : groups) {
+        std::stable_sort(idx.begin(), idx.end(), [&](size_t x, size_t y) {
+          double vx = in.series[x].v[k], vy = in.series[y].v[k];
+          if (std::isnan(vx)) return false;
+          if (std::isnan(vy)) return true;
+          return a.op == O::kTopK ? vx > vy : vx < vy;
+        });
+        for (size_t j = 0; j < idx.size() && j < k_param; ++j) {
+          keep[idx[j]][k] = 1;
+          keep_any[idx[j]] = 1;
+        }
+      }
+    }
+    for (size_t i = 0; i < in.series.size(); ++i) {
+      if (!keep_any[i]) continue;
+      StepSeries s = std::move(in.series[i]);
+      for (size_t k = 0; k < steps_; ++k) s.has[k] = s.has[k] && keep[i][k];
+      out.series.push_back(std::move(s));
+    }
+    return out;
+  }
+  // Grouping aggregations.
+  std::map<std::string, StepSeries> groups;
+  std::map<std::string, std::vector<std::vector<double>>> values;  // per group, per step
+  for (auto& s : in.series) {
+    Labels gl = ReduceLabels(s.labels, a.grouping ? &*a.grouping : nullptr);
+    gl.Sort();
+    std::string key = gl.ToString();
+    auto& g = groups[key];
+    if (g.v.empty()) {
+      g.labels = std::move(gl);
+      g.key = key;
+      g.v.assign(steps_, 0);
+      g.has.assign(steps_, 0);
+      values[key].resize(steps_);
+    }
+    auto& vals = values[key];
+    for (size_t k = 0; k < steps_; ++k) {
+      if (s.has[k]) vals[k].push_back(s.v[k]);
+    }
+  }
+  for (auto& [key, g] : groups) {
+    auto& vals = values[key];
+    for (size_t k = 0; k < steps_; ++k) {
+      const auto& v = vals[k];
+      if (v.empty()) continue;
+      double r = 0;
+      switch (a.op) {
+        case O::kSum:
+          for (double x : v) r += x;
+          break;
+        case O::kAvg: {
+          double mean = 0, c = 0;
+          for (double x : v) {
+            c++;
+            mean += (x - mean) / c;
+          }
+          r = mean;
+          break;
+        }
+        case O::kCount: r = static_cast<double>(v.size()); break;
+        case O::kMax:
+          r = v[0];
+          for (double x : v) r = (x > r || std::isnan(r)) ? x : r;
+          break;
+        case O::kMin:
+          r = v[0];
+          for (double x : v) r = (x < r || std::isnan(r)) ? x : r;
+          break;
+        case O::kStddev:
+        case O::kStdvar: {
+          double c = 0, mean = 0, m2 = 0;
+          for (double x : v) {
+            c++;
+            double d = x - mean;
+            mean += d / c;
+            m2 += d * (x - mean);
+          }
+          r = m2 / c;
+          if (a.op == O::kStddev) r = std::sqrt(r);
+          break;
+        }
+        default: break;
+      }
+      g.v[k] = r;
+      g.has[k] = 1;
+    }
+    out.series.push_back(std::move(g));
+  }
+  return out;
+}
+
+Result<StepValue> StepEvaluator::EvalBinary(const logql::BinaryExpr& b) {
+  using B = logql::BinOp;
+  ASSIGN_OR_RETURN(StepValue lhs, Eval(*b.lhs));
+  ASSIGN_OR_RETURN(StepValue rhs, Eval(*b.rhs));
+  const bool cmp = IsComparison(b.op);
+  if (lhs.scalar && rhs.scalar) {
+    StepValue v;
+    v.scalar = true;
+    v.scalar_value = Apply(b.op, lhs.scalar_value, rhs.scalar_value);
+    return v;
+  }
+  if (lhs.scalar || rhs.scalar) {
+    const bool scalar_left = lhs.scalar;
+    StepValue out = scalar_left ? std::move(rhs) : std::move(lhs);
+    const double sv = scalar_left ? lhs.scalar_value : rhs.scalar_value;
+    std::vector<StepSeries> kept;
+    for (auto& s : out.series) {
+      bool any = false;
+      for (size_t k = 0; k < steps_; ++k) {
+        if (!s.has[k]) continue;
+        const double a = scalar_left ? sv : s.v[k];
+        const double c = scalar_left ? s.v[k] : sv;
+        const double r = Apply(b.op, a, c);
+        if (cmp && !b.return_bool) {
+          if (r == 0) {
+            s.has[k] = 0;
+            continue;
+          }
+          // Filtering keeps the vector's value.
+        } else {
+          s.v[k] = r;
+        }
+        any = true;
+      }
+      if (any) kept.push_back(std::move(s));
+    }
+    out.series = std::move(kept);
+    return out;
+  }
+  // vector op vector
+  const logql::VectorMatching& m = b.matching;
+  StepValue out;
+  if (b.op == B::kAnd || b.op == B::kOr || b.op == B::kUnless) {
+    std::map<std::string, std::vector<uint8_t>> rhs_present;
+    for (const auto& s : rhs.series) {
+      auto& pres = rhs_present[MatchKey(s.labels, m)];
+      pres.resize(steps_, 0);
+      for (size_t k = 0; k < steps_; ++k) pres[k] |= s.has[k];
+    }
+    std::map<std::string, std::vector<uint8_t>> lhs_present;
+    for (auto& s : lhs.series) {
+      const std::string key = MatchKey(s.labels, m);
+      auto& lp = lhs_present[key];
+      lp.resize(steps_, 0);
+      for (size_t k = 0; k < steps_; ++k) lp[k] |= s.has[k];
+      auto it = rhs_present.find(key);
+      bool any = false;
+      for (size_t k = 0; k < steps_; ++k) {
+        if (!s.has[k]) continue;
+        const bool in_rhs = it != rhs_present.end() && it->second[k];
+        if (b.op == B::kAnd && !in_rhs) s.has[k] = 0;
+        if (b.op == B::kUnless && in_rhs) s.has[k] = 0;
+        any |= s.has[k];
+      }
+      if (any) out.series.push_back(std::move(s));
+    }
+    if (b.op == B::kOr) {
+      for (auto& s : rhs.series) {
+        auto it = lhs_present.find(MatchKey(s.labels, m));
+        bool any = false;
+        for (size_t k = 0; k < steps_; ++k) {
+          if (s.has[k] && it != lhs_present.end() && it->second[k]) s.has[k] = 0;
+          any |= s.has[k];
+        }
+        if (any) out.series.push_back(std::move(s));
+      }
+    }
+    return out;
+  }
+  using Card = logql::VectorMatching::Card;
+  const bool right_many = m.card == Card::kOneToMany;
+  std::vector<StepSeries>& many = right_many ? rhs.series : lhs.series;
+  std::vector<StepSeries>& one = right_many ? lhs.series : rhs.series;
+  // Index the "one" side by matching key; duplicates per step are an error.
+  std::unordered_map<std::string, std::vector<size_t>> one_idx;
+  for (size_t i = 0; i < one.size(); ++i) one_idx[MatchKey(one[i].labels, m)].push_back(i);
+  std::map<std::string, StepSeries> results;
+  for (auto& ms : many) {
+    auto it = one_idx.find(MatchKey(ms.labels, m));
+    if (it == one_idx.end()) continue;
+    for (size_t k = 0; k < steps_; ++k) {
+      if (!ms.has[k]) continue;
+      const StepSeries* match = nullptr;
+      for (size_t oi : it->second) {
+        if (!one[oi].has[k]) continue;
+        if (match) {
+          return InvalidArgument(m.card == Card::kOneToOne
+                                     ? "multiple matches for labels: many-to-one matching must be explicit "
+                                       "(group_left/group_right)"
+                                     : "multiple matches for labels: grouping labels must ensure unique matches");
+        }
+        match = &one[oi];
+      }
+      if (!match) continue;
+      const double lv = right_many ? match->v[k] : ms.v[k];
+      const double rv = right_many ? ms.v[k] : match->v[k];
+      double r = Apply(b.op, lv, rv);
+      double value = r;
+      if (cmp && !b.return_bool) {
+        if (r == 0) continue;
+        value = lv;
+      }
+      // Result labels as in Prometheus' resultMetric.
+      Labels rl;
+      const Labels& base = right_many ? match->labels : ms.labels;
+      if (m.card == Card::kOneToOne) {
+        for (const Label& l : right_many ? ms.labels : base) {
+          bool listed = std::find(m.matching.begin(), m.matching.end(), l.name) != m.matching.end();
+          if (!m.has_matching || (m.on ? listed : !listed)) rl.Add(l.name, l.value);
+        }
+      } else {
+        rl = ms.labels;
+        for (const std::string& inc : m.include) {
+          Labels tmp;
+          for (const Label& l : rl) {
+            if (l.name != inc) tmp.Add(l.name, l.value);
+          }
+          if (const std::string* v = match->labels.Get(inc)) tmp.Add(inc, *v);
+          rl = std::move(tmp);
+        }
+      }
+      rl.Sort();
+      std::string key = rl.ToString();
+      auto& rs = results[key];
+      if (rs.v.empty()) {
+        rs.labels = rl;
+        rs.key = key;
+        rs.v.assign(steps_, 0);
+        rs.has.assign(steps_, 0);
+      }
+      if (rs.has[k]) return InvalidArgument("found duplicate series for the match group; many-to-many matching not allowed");
+      rs.v[k] = value;
+      rs.has[k] = 1;
+    }
+  }
+  for (auto& [_, s] : results) out.series.push_back(std::move(s));
+  return out;
+}
+
+Result<StepValue> StepEvaluator::EvalLabelReplace(const logql::LabelReplaceExpr& l) {
+  ASSIGN_OR_RETURN(StepValue in, Eval(*l.inner));
+  RE2 re("^(?:" + l.regex + ")$");
+  if (!re.ok()) return InvalidArgument("invalid regular expression in label_replace(): " + l.regex);
+  std::map<std::string, StepSeries> out_map;
+  for (auto& s : in.series) {
+    const std::string* src = s.labels.Get(l.src);
+    std::string value = src ? *src : "";
+    std::string rewritten = value;
+    if (RE2::Replace(&rewritten, re, l.replacement)) {
+      Labels nl;
+      for (const Label& x : s.labels) {
+        if (x.name != l.dst) nl.Add(x.name, x.value);
+      }
+      if (!rewritten.empty()) nl.Add(l.dst, rewritten);
+      nl.Sort();
+      s.labels = std::move(nl);
+      s.key = s.labels.ToString();
+    }
+    auto& slot = out_map[s.key];
+    if (slot.v.empty()) {
+      slot = std::move(s);
+    } else {
+      return InvalidArgument("vector cannot contain metrics with the same labelset");
+    }
+  }
+  StepValue out;
+  for (auto& [_, s] : out_map) out.series.push_back(std::move(s));
+  return out;
+}
+
+Result<QueryResult> StepEvaluator::Run() {
+  ASSIGN_OR_RETURN(StepValue v, Eval(*p_.expr));
+  QueryResult r;
+  r.stats = stats_;
+  auto to_ms = [](int64_t ns) { return ns / 1'000'000; };
+  if (v.scalar) {
+    if (p_.instant) {
+      r.type = QueryResult::Type::kScalar;
+      r.scalar = {to_ms(start_), v.scalar_value};
+      return r;
+    }
+    StepSeries s;
+    s.key = "{}";
+    s.v.assign(steps_, v.scalar_value);
+    s.has.assign(steps_, 1);
+    v.series.push_back(std::move(s));
+  }
+  r.type = p_.instant ? QueryResult::Type::kVector : QueryResult::Type::kMatrix;
+  for (auto& s : v.series) {
+    Series out;
+    out.labels = std::move(s.labels);
+    for (size_t k = 0; k < steps_; ++k) {
+      if (s.has[k]) out.points.push_back({to_ms(StepTime(k)), s.v[k]});
+    }
+    if (!out.points.empty()) r.series.push_back(std::move(out));
+  }
+  // Ordering: by labels, except instant sort/sort_desc/topk/bottomk which order by value.
+  const logql::Expr* top = p_.expr.get();
+  bool by_value = false, desc = false;
+  if (p_.instant && top->kind == logql::Expr::Kind::kVectorAggregation) {
+    auto op = static_cast<const logql::VectorAggregationExpr*>(top)->op;
+    by_value = op == logql::VectorOp::kSort || op == logql::VectorOp::kSortDesc || op == logql::VectorOp::kTopK ||
+               op == logql::VectorOp::kBottomK;
+    desc = op == logql::VectorOp::kSortDesc || op == logql::VectorOp::kTopK;
+  }
+  if (by_value) {
+    std::stable_sort(r.series.begin(), r.series.end(), [&](const Series& a, const Series& b) {
+      return desc ? a.points[0].v > b.points[0].v : a.points[0].v < b.points[0].v;
+    });
+  } else {
+    std::sort(r.series.begin(), r.series.end(),
+              [](const Series& a, const Series& b) { return a.labels.ToString() < b.labels.ToString(); });
+  }
+  if (static_cast<int>(r.series.size()) > max_series_) {
+    return InvalidArgument(fmt::format("maximum of series ({}) reached for a single query", max_series_));
+  }
+  return r;
+}
+
+}  // namespace logq::engine
