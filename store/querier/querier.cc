@@ -4,6 +4,7 @@
 #include <set>
 
 #include "store/chunk/chunk.h"
+#include "store/querier/stream_source.h"
 
 namespace logq::querier {
 
@@ -41,66 +42,52 @@ std::vector<std::shared_ptr<const Labels>> StoreQuerier::Series(
   return out;
 }
 
+Result<std::vector<std::unique_ptr<engine::StreamSource>>> TenantQuerier::Select(const engine::SelectRequest& r) {
+  std::vector<std::unique_ptr<engine::StreamSource>> out;
+  std::shared_ptr<index::DbReader> reader = db_->NewReader();
+  for (auto& s : registry_->Match(tenant_, r.matchers, r.from, r.through)) {
+    out.push_back(std::make_unique<StoreStreamSource>(reader, tenant_, s.fp, s.labels));
+  }
+  return out;
+}
+
 Result<std::vector<StreamResult>> StoreQuerier::SelectLogs(std::string_view tenant, const SelectParams& p) const {
   std::vector<StreamResult> out;
   if (p.end <= p.start || p.limit == 0) return out;
-  auto reader = db_->NewReader();
+  TenantQuerier q(db_, registry_, std::string(tenant));
+  engine::SelectRequest req;
+  req.matchers = p.matchers;
+  req.from = p.start;
+  req.through = p.end;
+  ASSIGN_OR_RETURN(auto sources, q.Select(req));
   struct Candidate {
     int64_t ts;
     size_t stream;
     size_t index;
   };
   std::vector<Candidate> all;
-  for (const auto& s : registry_->Match(tenant, p.matchers, p.start, p.end)) {
+  for (auto& src : sources) {
     StreamResult sr;
-    sr.labels = s.labels;
-    ASSIGN_OR_RETURN(auto refs, reader->ListChunks(tenant, s.fp, p.start, p.end));
-    for (const auto& ref : refs) {
-      ASSIGN_OR_RETURN(std::string bytes, reader->GetChunk(tenant, ref));
-      ASSIGN_OR_RETURN(auto chunk, chunk::ChunkReader::Open(bytes));
-      auto it = chunk->Iterate(p.start, p.end, true);
-      while (it->Next()) sr.entries.push_back({it->entry().ts, std::string(it->entry().line)});
-      RETURN_IF_ERROR(it->status());
-    }
-    std::vector<Label> md;
-    Status st;
-    RETURN_IF_ERROR(reader->ScanHead(tenant, s.fp, p.start, p.end, [&](const index::HeadRecord& r) {
-      std::string_view line;
-      st = index::DecodeHeadValue(r.value, &line, &md);
-      if (!st.ok()) return false;
-      sr.entries.push_back({r.ts, std::string(line)});
-      return true;
+    sr.labels = std::make_shared<const Labels>(src->labels());
+    RETURN_IF_ERROR(src->ForEach(p.start, p.end, p.forward, [&](int64_t ts, std::string_view line,
+                                                                const std::vector<Label>&) {
+      sr.entries.push_back({ts, std::string(line)});
+      return sr.entries.size() < p.limit;
     }));
-    RETURN_IF_ERROR(st);
-    auto less = [](const LogEntry& a, const LogEntry& b) { return a.ts < b.ts || (a.ts == b.ts && a.line < b.line); };
-    std::sort(sr.entries.begin(), sr.entries.end(), less);
-    sr.entries.erase(std::unique(sr.entries.begin(), sr.entries.end(),
-                                 [](const LogEntry& a, const LogEntry& b) { return a.ts == b.ts && a.line == b.line; }),
-                     sr.entries.end());
-    if (!p.forward) std::reverse(sr.entries.begin(), sr.entries.end());
-    if (sr.entries.size() > p.limit) sr.entries.resize(p.limit);
     if (sr.entries.empty()) continue;
     for (size_t i = 0; i < sr.entries.size(); ++i) all.push_back({sr.entries[i].ts, out.size(), i});
     out.push_back(std::move(sr));
   }
   // Global limit across streams: keep the `limit` first entries in query direction.
   if (all.size() > p.limit) {
-    auto cmp = [&](const Candidate& a, const Candidate& b) { return p.forward ? a.ts < b.ts : a.ts > b.ts; };
-    std::nth_element(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(p.limit - 1), all.end(), cmp);
-    const Candidate pivot = all[p.limit - 1];
-    // Keep entries strictly before the pivot, then fill ties in stream order.
+    auto before = [&](const Candidate& a, const Candidate& b) {
+      if (a.ts != b.ts) return p.forward ? a.ts < b.ts : a.ts > b.ts;
+      return a.stream != b.stream ? a.stream < b.stream : a.index < b.index;
+    };
+    std::nth_element(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(p.limit), all.end(), before);
+    all.resize(p.limit);
     std::vector<size_t> keep(out.size(), 0);
-    size_t kept = 0;
-    for (const auto& c : all) {
-      if (cmp(c, pivot)) { keep[c.stream]++; kept++; }
-    }
-    // Entries of each stream are in direction order, so keeping a prefix per stream works.
-    for (size_t s = 0; s < out.size() && kept < p.limit; ++s) {
-      while (kept < p.limit && keep[s] < out[s].entries.size() && out[s].entries[keep[s]].ts == pivot.ts) {
-        keep[s]++;
-        kept++;
-      }
-    }
+    for (const auto& c : all) keep[c.stream] = std::max(keep[c.stream], c.index + 1);
     std::vector<StreamResult> trimmed;
     for (size_t s = 0; s < out.size(); ++s) {
       if (keep[s] == 0) continue;

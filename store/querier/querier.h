@@ -15,6 +15,7 @@
 
 #include "query/base/status.h"
 #include "query/model/labels.h"
+#include "query/engine/querier.h"
 #include "query/model/matcher.h"
 #include "store/index/db.h"
 #include "store/index/registry.h"
@@ -41,6 +42,20 @@ struct SelectParams {
 
 struct IndexStats {
   uint64_t streams = 0, chunks = 0, bytes = 0, entries = 0;
+};
+
+// The engine's Querier for one tenant: matchers → streams (via the registry) → sources that
+// read chunks and head under one shared snapshot.
+class TenantQuerier final : public engine::Querier {
+ public:
+  TenantQuerier(index::Db* db, const index::Registry* registry, std::string tenant)
+      : db_(db), registry_(registry), tenant_(std::move(tenant)) {}
+  Result<std::vector<std::unique_ptr<engine::StreamSource>>> Select(const engine::SelectRequest& request) override;
+
+ private:
+  index::Db* db_;
+  const index::Registry* registry_;
+  std::string tenant_;
 };
 
 class StoreQuerier {

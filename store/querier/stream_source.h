@@ -1,0 +1,34 @@
+// StoreStreamSource: one stream's entries for the engine, merged from its chunks and its
+// head under one RocksDB snapshot, in either direction, deduplicated by (timestamp, line).
+// Chunks are opened lazily as the merge reaches their time range, so memory stays at a few
+// decoded blocks however long the range. Internal to store/querier.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "query/engine/querier.h"
+#include "store/index/db.h"
+
+namespace logq::querier {
+
+class StoreStreamSource final : public engine::StreamSource {
+ public:
+  StoreStreamSource(std::shared_ptr<index::DbReader> reader, std::string tenant, uint64_t fp,
+                    std::shared_ptr<const Labels> labels)
+      : reader_(std::move(reader)), tenant_(std::move(tenant)), fp_(fp), labels_(std::move(labels)) {}
+
+  const Labels& labels() const override { return *labels_; }
+  Status ForEach(int64_t from, int64_t through, bool forward, const engine::EntryFn& fn) override;
+  const engine::ReadStats& stats() const override { return stats_; }
+
+ private:
+  std::shared_ptr<index::DbReader> reader_;
+  std::string tenant_;
+  uint64_t fp_;
+  std::shared_ptr<const Labels> labels_;
+  engine::ReadStats stats_;
+};
+
+}  // namespace logq::querier
