@@ -238,6 +238,11 @@ Result<int64_t> ParseRFC3339(std::string_view s) {
   if (p != s.size()) return bad();
   int64_t days = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
   int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset;
+  // int64 nanoseconds cover 1677-09-21 .. 2262-04-11.
+  constexpr int64_t kMaxSecs = INT64_MAX / 1'000'000'000 - 1;
+  if (secs > kMaxSecs || secs < -kMaxSecs) {
+    return InvalidArgument("time \"" + std::string(s) + "\" is out of the representable range (1678-2262)");
+  }
   return secs * kNanosPerSecondLocal() + frac;
 }
 
