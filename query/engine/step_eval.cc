@@ -548,10 +548,13 @@ Result<StepValue> StepEvaluator::EvalBinary(const logql::BinaryExpr& b) {
       for (size_t oi : it->second) {
         if (!one[oi].has[k]) continue;
         if (match) {
-          return InvalidArgument(m.card == Card::kOneToOne
-                                     ? "multiple matches for labels: many-to-one matching must be explicit "
-                                       "(group_left/group_right)"
-                                     : "multiple matches for labels: grouping labels must ensure unique matches");
+          return InvalidArgument(
+              m.card == Card::kOneToOne
+                  ? "found duplicate series for the match group " + MatchKey(ms.labels, m) +
+                        " on the " + (right_many ? "left" : "right") +
+                        " hand-side of the operation; many-to-many matching not allowed: matching labels must be "
+                        "unique on one side"
+                  : "multiple matches for labels: grouping labels must ensure unique matches");
         }
         match = &one[oi];
       }
