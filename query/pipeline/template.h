@@ -24,16 +24,26 @@
 #include <string>
 #include <string_view>
 
+#include "query/base/clock.h"
 #include "query/base/status.h"
 
 namespace logq::pipeline {
 
-// What a template can read while executing.
+// What a template can read while executing. Everything it points to must stay valid for the
+// duration of one Execute call.
 struct TemplateContext {
   // Looks up a label; returns nullptr when absent (renders as "" / <no value> like Loki).
   std::function<const std::string*(std::string_view name)> label;
   std::string_view line;  // __line__
   int64_t timestamp_ns = 0;  // __timestamp__
+  // Optional: what `now` reads; nullptr means SystemClock::Default().
+  const Clock* clock = nullptr;
+  // Optional: calls `visit` for every label, sorted by name. Only needed when a template
+  // prints or ranges over the whole label map (`{{ . }}`, `{{ range $k, $v := . }}`);
+  // without it the map looks empty there (field access `.name` uses `label`).
+  std::function<void(const std::function<void(std::string_view name, std::string_view value)>&
+                         visit)>
+      for_each_label;
 };
 
 class Template {
