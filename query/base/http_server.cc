@@ -18,6 +18,9 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+// Request line + headers. Large enough for a 128 KiB LogQL query URL-encoded in the URL.
+constexpr uint32_t kMaxHeaderBytes = 1 << 20;
+
 int HexVal(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -88,6 +91,25 @@ class BeastServer final : public HttpServer {
     }
   }
 
+  // Writes a final error response and half-closes the connection.
+  // `body` must outlive the call (GCC 12 miscompiles temporaries inside co_await
+  // expressions, so callers pass a named local).
+  static asio::awaitable<void> Reject(beast::tcp_stream& stream, http::status status, const std::string& body) {
+    http::response<http::string_body> res{status, 11};
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.body() = body;
+    res.keep_alive(false);
+    res.prepare_payload();
+    boost::system::error_code ec;
+    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  std::string TooLargeMessage() const {
+    return "request body too large: limit is " + std::to_string(options_.max_body_bytes) + " bytes";
+  }
+
   asio::awaitable<void> Session(tcp::socket sock) {
     beast::tcp_stream stream(std::move(sock));
     beast::flat_buffer buf;
@@ -102,14 +124,28 @@ class BeastServer final : public HttpServer {
       boost::system::error_code ec;
       http::request_parser<http::string_body> parser;
       parser.body_limit(static_cast<uint64_t>(options_.max_body_bytes));
-      parser.header_limit(64 << 10);
+      parser.header_limit(kMaxHeaderBytes);
       stream.expires_after(std::chrono::milliseconds(first ? options_.read_timeout_ms : options_.idle_timeout_ms));
       co_await http::async_read_header(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+      // A declared Content-Length over the limit is detected with the header; a chunked body
+      // while it is read. Either way the client gets 413 (and the connection is closed
+      // because the rest of its body is not read).
+      if (ec == http::error::body_limit || ec == http::error::header_limit) {
+        const bool body = ec == http::error::body_limit;
+        const http::status status =
+            body ? http::status::payload_too_large : http::status::request_header_fields_too_large;
+        const std::string message =
+            body ? TooLargeMessage()
+                 : "request header fields too large: the request line and headers exceed " +
+                       std::to_string(kMaxHeaderBytes) + " bytes";
+        co_await Reject(stream, status, message);
+        break;
+      }
       if (ec) break;
       first = false;
       stream.expires_after(std::chrono::milliseconds(options_.read_timeout_ms));
       auto& hdr = parser.get();
-      if (hdr[http::field::expect] == "100-continue" && !ec) {
+      if (hdr[http::field::expect] == "100-continue") {
         http::response<http::empty_body> cont{http::status::continue_, hdr.version()};
         co_await http::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
         if (ec) break;
@@ -118,12 +154,8 @@ class BeastServer final : public HttpServer {
         co_await http::async_read(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
       }
       if (ec == http::error::body_limit) {
-        http::response<http::string_body> res{http::status::payload_too_large, hdr.version()};
-        res.set(http::field::content_type, "text/plain; charset=utf-8");
-        res.body() = "request body too large: limit is " + std::to_string(options_.max_body_bytes) + " bytes";
-        res.keep_alive(false);
-        res.prepare_payload();
-        co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        const std::string message = TooLargeMessage();
+        co_await Reject(stream, http::status::payload_too_large, message);
         break;
       }
       if (ec) break;

@@ -13,6 +13,14 @@ namespace logq::ingest {
 namespace {
 
 constexpr size_t kMaxReportedErrors = 10;
+// Label text and values quoted in error messages are cut to this many bytes, so an error
+// body stays small (≤ 4 KiB) however long the offending labels are.
+constexpr size_t kMaxQuotedBytes = 160;
+
+std::string Clip(std::string_view s) {
+  if (s.size() <= kMaxQuotedBytes) return std::string(s);
+  return fmt::format("{}...({} bytes)", s.substr(0, kMaxQuotedBytes), s.size());
+}
 
 // Collects validation errors of one request: the first kMaxReportedErrors messages verbatim,
 // then a count.
@@ -129,8 +137,8 @@ Status Ingester::Push(std::string_view tenant, api::PushRequest&& req, PushStats
 
     auto parsed = ParseLabels(ps.labels);
     if (!parsed.ok()) {
-      reject_stream("invalid_labels", fmt::format("Error parsing labels '{}' with error: {}", ps.labels,
-                                                  parsed.status().message()));
+      reject_stream("invalid_labels", fmt::format("Error parsing labels '{}' with error: {}", Clip(ps.labels),
+                                                  Clip(parsed.status().message())));
       continue;
     }
     ValidStream vs;
@@ -141,9 +149,10 @@ Status Ingester::Push(std::string_view tenant, api::PushRequest&& req, PushStats
     }
     vs.labels.Sort();
     vs.text = vs.labels.ToString();
+    const std::string shown = Clip(vs.text);
     if (static_cast<int>(vs.labels.size()) > limits.max_label_names_per_series) {
       reject_stream("max_label_names_per_series",
-                    fmt::format("entry for stream '{}' has {} label names; limit {}", vs.text,
+                    fmt::format("entry for stream '{}' has {} label names; limit {}", shown,
                                 vs.labels.size(), limits.max_label_names_per_series));
       continue;
     }
@@ -153,19 +162,19 @@ Status Ingester::Push(std::string_view tenant, api::PushRequest&& req, PushStats
       if (l.name.size() >= 2 && l.name[0] == '_' && l.name[1] == '_') {
         reject_stream("invalid_labels", fmt::format("Error parsing labels '{}' with error: label name '{}' is "
                                                     "reserved (names starting with __ are internal)",
-                                                    vs.text, l.name));
+                                                    shown, l.name));
       } else if (static_cast<int>(l.name.size()) > limits.max_label_name_length) {
-        reject_stream("label_name_too_long", fmt::format("stream '{}' has label name too long: '{}'", vs.text, l.name));
+        reject_stream("label_name_too_long", fmt::format("stream '{}' has label name too long: '{}'", shown, Clip(l.name)));
       } else if (static_cast<int>(l.value.size()) > limits.max_label_value_length) {
         reject_stream("label_value_too_long",
-                      fmt::format("stream '{}' has label value too long: '{}'", vs.text, l.value));
+                      fmt::format("stream '{}' has label value too long: '{}'", shown, Clip(l.value)));
       } else if (l.name == prev) {
         reject_stream("duplicate_label_names",
-                      fmt::format("stream '{}' has duplicate label name: '{}'", vs.text, l.name));
+                      fmt::format("stream '{}' has duplicate label name: '{}'", shown, Clip(l.name)));
       } else if (!IsValidUtf8(l.value)) {
         reject_stream("invalid_labels", fmt::format("Error parsing labels '{}' with error: value of label '{}' "
                                                     "is not valid UTF-8",
-                                                    vs.text, l.name));
+                                                    shown, l.name));
       } else {
         prev = l.name;
         continue;
@@ -186,11 +195,11 @@ Status Ingester::Push(std::string_view tenant, api::PushRequest&& req, PushStats
       if (limits.reject_old_samples && e.timestamp_ns < oldest) {
         reject_entry("greater_than_max_sample_age",
                      fmt::format("entry for stream '{}' has timestamp too old: {}, oldest acceptable timestamp is: {}",
-                                 vs.text, FormatRFC3339(e.timestamp_ns), FormatRFC3339(oldest)));
+                                 shown, FormatRFC3339(e.timestamp_ns), FormatRFC3339(oldest)));
         continue;
       }
       if (e.timestamp_ns > newest) {
-        reject_entry("too_far_in_future", fmt::format("entry for stream '{}' has timestamp too new: {}", vs.text,
+        reject_entry("too_far_in_future", fmt::format("entry for stream '{}' has timestamp too new: {}", shown,
                                                       FormatRFC3339(e.timestamp_ns)));
         continue;
       }
@@ -203,7 +212,7 @@ Status Ingester::Push(std::string_view tenant, api::PushRequest&& req, PushStats
           reject_entry("line_too_long",
                        fmt::format("Max entry size '{}' bytes exceeded for stream '{}' while adding an entry with "
                                    "length '{}' bytes",
-                                   limits.max_line_size, vs.text, e.line.size()));
+                                   limits.max_line_size, shown, e.line.size()));
           continue;
         }
       }
@@ -213,14 +222,14 @@ Status Ingester::Push(std::string_view tenant, api::PushRequest&& req, PushStats
         if (limits.max_structured_metadata_size > 0 && md_size > limits.max_structured_metadata_size) {
           reject_entry("structured_metadata_too_large",
                        fmt::format("stream '{}' has structured metadata too large: '{}' bytes, limit: '{}'",
-                                   vs.text, md_size, limits.max_structured_metadata_size));
+                                   shown, md_size, limits.max_structured_metadata_size));
           continue;
         }
         if (limits.max_structured_metadata_entries_count > 0 &&
             static_cast<int>(e.structured_metadata.size()) > limits.max_structured_metadata_entries_count) {
           reject_entry("structured_metadata_too_many",
                        fmt::format("stream '{}' has too many structured metadata labels: '{}', limit: '{}'",
-                                   vs.text, e.structured_metadata.size(),
+                                   shown, e.structured_metadata.size(),
                                    limits.max_structured_metadata_entries_count));
           continue;
         }
@@ -267,7 +276,7 @@ Status Ingester::Push(std::string_view tenant, api::PushRequest&& req, PushStats
           "Maximum active stream limit exceeded, reduce the number of active streams (reduce labels or reduce label "
           "values), or contact your administrator to see if the limit can be increased, user: '{}' (limit: {}), "
           "stream: '{}'",
-          tenant, limits.max_global_streams_per_user, vs.text);
+          tenant, limits.max_global_streams_per_user, Clip(vs.text));
       continue;
     }
     if (vs.new_stream) ++added;

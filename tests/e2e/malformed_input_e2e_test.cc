@@ -7,7 +7,11 @@
 // with three lines; the limits that some cases probe (small line size and body caps, a tiny
 // rate limit, a stream limit of 1, auth) each get their own profile so cases stay
 // independent of each other and of their order.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <functional>
 #include <map>
@@ -53,8 +57,7 @@ struct CorpusCase {
   std::function<HttpReply(TestHttpClient&, const Env&)> send;
   int want_status;
   std::string want_substring;
-  // E1 wants error bodies of at most 4 KiB. Raised only for a documented product bug (see
-  // DISABLED_ErrorBodyStaysUnder4KiBForAMaximalLabelValue below).
+  // E1 wants error bodies of at most 4 KiB.
   size_t max_body = 4096;
 };
 
@@ -307,10 +310,9 @@ std::vector<CorpusCase> Cases() {
   add("LabelsUnterminated", D, ProtoLabels(R"({a="x)"), 400, "Error parsing labels");
   add("LabelsNotLabelText", D, ProtoLabels("job=corpus"), 400, "Error parsing labels 'job=corpus'");
   add("LabelName1025Bytes", D, ProtoLabels("{n" + std::string(1024, 'a') + "=\"v\"}"), 400,
-      "has label name too long: 'n" + std::string(1024, 'a') + "'");
+      "has label name too long: 'n" + std::string(159, 'a') + "...(1025 bytes)'");
   add("LabelValue2049Bytes", D, ProtoLabels("{job=\"" + std::string(2049, 'v') + "\"}"), 400,
       "has label value too long:");
-  v.back().max_body = 8192;  // product bug: the message repeats the 2049-byte value twice (4211 B)
   add("SixteenLabelNames", D, ProtoLabels(Labels16()), 400, "has 16 label names; limit 15");
 
   // ---- entries ---------------------------------------------------------------------------
@@ -548,15 +550,10 @@ INSTANTIATE_TEST_SUITE_P(Corpus, MalformedInputTest, ::testing::ValuesIn(Cases()
                            return info.param.name;
                          });
 
-// ---- known product bugs -------------------------------------------------------------------
-// Disabled so the suite stays green; run with --gtest_also_run_disabled_tests. Each states
-// the expected behaviour; see the e2e report for the cause.
+// ---- transport limits --------------------------------------------------------------------
 
-// query/base/http_server.cc: with a Content-Length above the body limit, Beast fails
-// async_read_header with error::body_limit and the session loop breaks before its 413 branch,
-// so the client gets an empty reply ("Server returned nothing") instead of 413. A chunked body
-// over the limit does get the 413 (ChunkedBodyOverMaxRecvMsgSize above).
-TEST(KnownBugsTest, DISABLED_BodyOverMaxRecvMsgSizeWithContentLengthGets413) {
+// A declared Content-Length above the body limit gets 413 before the body is read.
+TEST(TransportLimitsTest, BodyOverMaxRecvMsgSizeWithContentLengthGets413) {
   LOGQ_ASSERT_START(store, StoreOptions{.flags = {"-distributor.max-recv-msg-size=64KiB"}});
   TestHttpClient c(store->base_url());
   HttpReply r = c.Post("/loki/api/v1/push", std::string(100 << 10, 'B'), ProtoHeaders());
@@ -565,28 +562,51 @@ TEST(KnownBugsTest, DISABLED_BodyOverMaxRecvMsgSizeWithContentLengthGets413) {
   EXPECT_EQ(TestHttpClient(store->base_url()).Get("/ready").status, 200);
 }
 
-// query/base/http_server.cc: a request line + headers over the 64 KiB header limit (e.g. a
-// 70 KiB LogQL query in the URL) makes the server drop the connection without any response;
-// Loki (Go net/http, 1 MiB header cap) answers 431. Expected: a 4xx with a body.
-TEST(KnownBugsTest, DISABLED_OverlongUrlGets4xxNotAnEmptyReply) {
+// A 140 KiB LogQL query in the URL reaches the parser (400 "input size too long"); a request
+// line over the 1 MiB header limit gets 431 instead of a dropped connection.
+TEST(TransportLimitsTest, OverlongQueriesAndUrlsGetClear4xx) {
   LOGQ_ASSERT_START(store, StoreOptions{});
   TestHttpClient c(store->base_url());
   HttpReply r = c.Get(testing::PathWithQuery(
-      "/loki/api/v1/query_range", {{"query", "{a=\"" + std::string(70 << 10, 'q') + "\"}"}}));
-  EXPECT_GE(r.status, 400) << r.Describe();
-  EXPECT_LT(r.status, 500) << r.Describe();
+      "/loki/api/v1/query_range", {{"query", "{a=\"" + std::string(140 << 10, 'q') + "\"}"}}));
+  EXPECT_EQ(r.status, 400) << r.Describe();
+  EXPECT_CONTAINS(r.body, "input size too long");
+  // libcurl refuses such URLs, so speak HTTP over a raw socket.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(store->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  std::string request = "GET /loki/api/v1/labels?query=" + std::string(1100 << 10, 'q') + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  size_t sent = 0;
+  while (sent < request.size()) {
+    ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server may stop reading once it has answered
+    sent += static_cast<size_t>(n);
+  }
+  std::string reply;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0) reply.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  EXPECT_EQ(reply.rfind("HTTP/1.1 431", 0), 0u) << reply.substr(0, 200);
+  EXPECT_EQ(TestHttpClient(store->base_url()).Get("/ready").status, 200);
 }
 
-// store/ingest/ingester.cc: the label_value_too_long message embeds the stream text (which
-// contains the value) and the value again, so one 2049-byte value gives a 4211-byte body,
-// and the body grows with every rejected stream (up to 10 messages). RELIABILITY §4.2 E1 caps
-// error bodies at 4 KiB: long label text in messages should be truncated.
-TEST(KnownBugsTest, DISABLED_ErrorBodyStaysUnder4KiBForAMaximalLabelValue) {
+// Label text quoted in error messages is clipped, so bodies stay ≤ 4 KiB (RELIABILITY E1).
+TEST(TransportLimitsTest, ErrorBodyStaysUnder4KiBForAMaximalLabelValue) {
   LOGQ_ASSERT_START(store, StoreOptions{});
   TestHttpClient c(store->base_url());
-  HttpReply r = PushProto(c, Request({Stream("{job=\"" + std::string(2049, 'v') + "\"}",
-                                             {Entry(NowNs() - kMinute, "x")})}));
+  std::vector<api::PushStream> streams;
+  for (int i = 0; i < 12; ++i) {
+    streams.push_back(Stream("{job=\"" + std::string(2049, 'v') + "\", n=\"" + std::to_string(i) + "\"}",
+                             {Entry(NowNs() - kMinute, "x")}));
+  }
+  HttpReply r = PushProto(c, Request(streams));
   EXPECT_EQ(r.status, 400) << r.Describe();
+  EXPECT_CONTAINS(r.body, "has label value too long");
   EXPECT_LE(r.body.size(), 4096u);
 }
 
