@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <ranges>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -775,16 +776,48 @@ class Exec {
 
 class TemplateImpl final : public Template {
  public:
-  explicit TemplateImpl(tmpl::TemplateSet set) : set_(std::move(set)) {}
+  explicit TemplateImpl(tmpl::TemplateSet set) : set_(std::move(set)) { PlanSimple(); }
 
   Status Execute(const TemplateContext& ctx, std::string* out) const override {
     out->clear();
+    if (simple_) {
+      // Text and `{{ .label }}` only (the common line_format shapes): no evaluation needed.
+      for (const Node* n : set_.main.root->nodes | std::views::transform(
+                                [](const auto& p) { return p.get(); })) {
+        if (n->type == NodeType::kText) {
+          out->append(n->text);
+        } else {
+          const std::string* v = ctx.label ? ctx.label(n->pipe->nodes[0]->nodes[0]->idents[0])
+                                           : nullptr;
+          if (v != nullptr) out->append(*v);
+        }
+      }
+      if (out->size() <= kMaxOutput) return Status::OK();
+      out->clear();  // let the general path produce the error with its context
+    }
     Exec exec(set_, ctx, out);
     return exec.Run();
   }
 
  private:
+  // Marks templates made only of text and single-label field actions.
+  void PlanSimple() {
+    for (const auto& n : set_.main.root->nodes) {
+      if (n->type == NodeType::kText) continue;
+      if (n->type != NodeType::kAction) return;
+      const Node& pipe = *n->pipe;
+      if (!pipe.decl.empty() || pipe.nodes.size() != 1) return;
+      const Node& cmd = *pipe.nodes[0];
+      if (cmd.nodes.size() != 1 || cmd.nodes[0]->type != NodeType::kField ||
+          cmd.nodes[0]->idents.size() != 1) {
+        return;
+      }
+    }
+    simple_ = true;
+  }
+
   tmpl::TemplateSet set_;
+  bool simple_ = false;
 };
 
 }  // namespace

@@ -444,12 +444,11 @@ void FormatFloatAbs(double f, char verb, int prec, std::string* out) {
         Digits d = DecimalDigits(f, -1);
         FmtF(d, std::max(d.nd - d.dp, 0), out);
       } else {
+        // At most 309 integer digits, the point and 400 decimals.
+        char buf[768];
         int p = std::min(prec, 400);
-        int n = std::snprintf(nullptr, 0, "%.*f", p, std::fabs(f));
-        std::string buf(static_cast<size_t>(n) + 1, '\0');
-        std::snprintf(buf.data(), buf.size(), "%.*f", p, std::fabs(f));
-        buf.resize(static_cast<size_t>(n));
-        out->append(buf);
+        int n = std::snprintf(buf, sizeof(buf), "%.*f", p, std::fabs(f));
+        out->append(buf, static_cast<size_t>(std::clamp(n, 0, static_cast<int>(sizeof(buf)) - 1)));
       }
       return;
     }
