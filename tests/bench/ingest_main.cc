@@ -1,0 +1,645 @@
+// logq_bench_ingest: the ingest benchmark. Generates the synthetic pod logs
+// (tests/bench/log_generator.h), cuts them into Promtail-like batches (~1 MiB of line bytes,
+// entries grouped per stream, several streams per request) and serializes every push body
+// in memory before the clock starts, so the client costs almost nothing. Then it starts
+// logq-store on a fresh storage directory and a free loopback port, pushes all bodies over
+// N keep-alive connections, and reports:
+//
+//   wall MB/s and lines/s (first request sent .. last reply read), server CPU seconds and
+//   raw MB per server CPU-second (utime+stime from /proc/<pid>/stat), per-request latency
+//   p50/p99/max, peak RSS (VmHWM), then POST /flush (cuts every head into chunks) and the
+//   disk bytes per raw byte (logq_disk_bytes and a walk of the directory), and again at rest
+//   after a graceful shutdown.
+//
+// MB = 10^6 bytes throughout; "raw" bytes are line bytes, as Loki counts them.
+// Exit status 0 only if every push got 204 and the store counted every line.
+//
+// Usage: logq_bench_ingest [--format=protobuf|json] [--sync-writes] [--lines=N] [--streams=N]
+//          [--seed=N] [--span=SECONDS] [--batch-bytes=N] [--concurrency=N] [--store=PATH]
+//          [--dir=PARENT] [--keep] [--json] [--perf=PREFIX] [--store-flag=-name=value ...]
+#include <fmt/format.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/api/push.h"
+#include "tests/bench/child_process.h"
+#include "tests/bench/http_connection.h"
+#include "tests/bench/log_generator.h"
+#include "tests/bench/proc_stats.h"
+#include "tests/bench/rocksdb_log.h"
+
+namespace logq::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+struct Options {
+  std::string format = "protobuf";  // protobuf (snappy) | json
+  bool sync_writes = false;
+  GeneratorOptions gen;
+  int64_t batch_bytes = 1 << 20;  // line bytes per push, like Promtail's batchsize
+  int concurrency = 4;
+  std::string store_bin = LOGQ_STORE_BIN;
+  std::string dir;  // parent of the temporary storage directory; default $TMPDIR or /tmp
+  bool keep = false;
+  bool json = false;
+  std::string perf_prefix;  // if set: perf record the server during ingest and flush
+  std::vector<std::string> store_flags;
+};
+
+[[noreturn]] void Usage(const std::string& msg) {
+  std::fprintf(
+      stderr,
+      "logq_bench_ingest: %s\n"
+      "usage: logq_bench_ingest [--format=protobuf|json] [--sync-writes] [--lines=N] "
+      "[--streams=N]\n"
+      "         [--seed=N] [--span=SECONDS] [--batch-bytes=N] [--concurrency=N] [--store=PATH]\n"
+      "         [--dir=PARENT] [--keep] [--json] [--perf=PREFIX] [--store-flag=-name=value ...]\n",
+      msg.c_str());
+  std::exit(2);
+}
+
+int64_t ParsePositive(const std::string& flag, const std::string& v) {
+  char* end = nullptr;
+  long long n = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || n <= 0) Usage("invalid value for " + flag + ": \"" + v + "\"");
+  return n;
+}
+
+Options ParseFlags(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    size_t eq = a.find('=');
+    std::string name = a.substr(0, eq);
+    std::string value = eq == std::string::npos ? "" : a.substr(eq + 1);
+    if (name == "--format")
+      o.format = value;
+    else if (name == "--sync-writes")
+      o.sync_writes = value.empty() || value == "true";
+    else if (name == "--lines")
+      o.gen.lines = ParsePositive(name, value);
+    else if (name == "--streams")
+      o.gen.streams = static_cast<int>(ParsePositive(name, value));
+    else if (name == "--seed")
+      o.gen.seed = static_cast<uint64_t>(ParsePositive(name, value));
+    else if (name == "--span")
+      o.gen.span_ns = ParsePositive(name, value) * 1'000'000'000;
+    else if (name == "--batch-bytes")
+      o.batch_bytes = ParsePositive(name, value);
+    else if (name == "--concurrency")
+      o.concurrency = static_cast<int>(ParsePositive(name, value));
+    else if (name == "--store")
+      o.store_bin = value;
+    else if (name == "--dir")
+      o.dir = value;
+    else if (name == "--keep")
+      o.keep = true;
+    else if (name == "--json")
+      o.json = true;
+    else if (name == "--perf")
+      o.perf_prefix = value;
+    else if (name == "--store-flag")
+      o.store_flags.push_back(value);
+    else if (name == "--help" || name == "-h")
+      Usage("help");
+    else
+      Usage("unknown flag " + a);
+  }
+  if (o.format != "protobuf" && o.format != "json") Usage("--format must be protobuf or json");
+  if (o.gen.span_ns > 6LL * 24 * 3600 * 1'000'000'000)
+    Usage("--span must stay inside the 7-day acceptance window");
+  if (o.dir.empty()) {
+    const char* t = std::getenv("TMPDIR");
+    o.dir = t && *t ? t : "/tmp";
+  }
+  return o;
+}
+
+// ---- input --------------------------------------------------------------------------------
+
+struct Body {
+  std::string data;
+  int64_t lines = 0;
+  int64_t raw_bytes = 0;
+};
+
+struct Input {
+  std::vector<Body> bodies;
+  int64_t lines = 0;
+  int64_t raw_bytes = 0;
+  int64_t wire_bytes = 0;
+  size_t streams = 0;
+  int64_t kind_bytes[kNumLineKinds] = {};
+  double seconds = 0;
+};
+
+Input BuildInput(const Options& o) {
+  const auto t0 = Clock::now();
+  LogGenerator gen(o.gen);
+  Input in;
+  in.streams = gen.streams().size();
+  api::PushRequest req;
+  std::vector<int> slot(gen.streams().size(), -1);  // stream -> index in req.streams
+  Body cur;
+  auto finish = [&] {
+    if (cur.lines == 0) return;
+    cur.data = o.format == "json" ? api::EncodePushJson(req)
+                                  : api::SnappyCompress(api::EncodePushProtobuf(req));
+    in.wire_bytes += static_cast<int64_t>(cur.data.size());
+    in.bodies.push_back(std::move(cur));
+    cur = Body();
+    req.streams.clear();
+    std::fill(slot.begin(), slot.end(), -1);
+  };
+  GeneratedEntry e;
+  while (gen.Next(&e)) {
+    int& s = slot[static_cast<size_t>(e.stream)];
+    if (s < 0) {
+      s = static_cast<int>(req.streams.size());
+      req.streams.emplace_back();
+      req.streams.back().labels = gen.streams()[static_cast<size_t>(e.stream)].labels;
+    }
+    const int64_t size = static_cast<int64_t>(e.line.size());
+    in.kind_bytes[static_cast<int>(e.kind)] += size;
+    api::PushEntry pe;
+    pe.timestamp_ns = e.timestamp_ns;
+    pe.line = std::move(e.line);
+    req.streams[static_cast<size_t>(s)].entries.push_back(std::move(pe));
+    e.line = std::string();
+    cur.lines++;
+    cur.raw_bytes += size;
+    in.lines++;
+    in.raw_bytes += size;
+    if (cur.raw_bytes >= o.batch_bytes) finish();
+  }
+  finish();
+  in.seconds = Since(t0);
+  return in;
+}
+
+// ---- helpers ------------------------------------------------------------------------------
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Sums every sample of each metric name in Prometheus text format.
+std::map<std::string, double> ParseMetrics(const std::string& text) {
+  std::map<std::string, double> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    size_t name_end = line.find_first_of("{ ");
+    size_t sp = line.rfind(' ');
+    if (name_end == std::string::npos || sp == std::string::npos) continue;
+    out[line.substr(0, name_end)] += std::strtod(line.c_str() + sp + 1, nullptr);
+  }
+  return out;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size())));
+  return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
+}
+
+double CpuSeconds(const rusage& r) {
+  return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+         static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+}
+
+double SelfCpu() {
+  rusage r;
+  getrusage(RUSAGE_SELF, &r);
+  return CpuSeconds(r);
+}
+
+std::string ThreadSummary(const std::map<std::string, double>& by_name) {
+  std::vector<std::pair<double, std::string>> v;
+  for (const auto& [name, s] : by_name) {
+    if (s >= 0.005) v.emplace_back(s, name);
+  }
+  std::sort(v.rbegin(), v.rend());
+  std::string out;
+  for (const auto& [s, name] : v)
+    out += fmt::format("{}{} {:.2f}s", out.empty() ? "" : ", ", name, s);
+  return out.empty() ? "-" : out;
+}
+
+struct PhaseCpu {
+  CpuTimes process;
+  std::map<std::string, double> by_thread;
+  double run_queue_wait_s = 0;  // summed over threads
+};
+
+struct Snapshot {
+  CpuTimes cpu;
+  std::map<pid_t, ThreadCpu> threads;
+};
+
+Snapshot Snap(pid_t pid) { return Snapshot{ReadProcessCpu(pid), ReadThreadCpu(pid)}; }
+
+PhaseCpu Between(const Snapshot& a, const Snapshot& b) {
+  PhaseCpu p;
+  p.process.user_s = b.cpu.user_s - a.cpu.user_s;
+  p.process.system_s = b.cpu.system_s - a.cpu.system_s;
+  p.by_thread = CpuByThreadName(a.threads, b.threads);
+  p.run_queue_wait_s = RunQueueWait(a.threads, b.threads);
+  return p;
+}
+
+nlohmann::json ToJson(const PhaseCpu& p) {
+  nlohmann::json threads = nlohmann::json::object();
+  for (const auto& [name, s] : p.by_thread) threads[name] = s;
+  return {{"user_s", p.process.user_s},
+          {"system_s", p.process.system_s},
+          {"threads", threads},
+          {"run_queue_wait_s", p.run_queue_wait_s}};
+}
+
+nlohmann::json CfWritesJson(const std::map<std::string, ColumnFamilyWrites>& m) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [cf, w] : m) {
+    j[cf] = {{"flushes", w.flushes},
+             {"flush_bytes", w.flush_bytes},
+             {"compactions", w.compactions},
+             {"compaction_bytes", w.compaction_bytes},
+             {"blob_bytes", w.blob_bytes}};
+  }
+  return j;
+}
+
+nlohmann::json ToJson(const DiskUsage& d) {
+  return {{"sst", d.sst},     {"blob", d.blob},           {"wal", d.wal},
+          {"other", d.other}, {"apparent", d.apparent()}, {"allocated", d.allocated}};
+}
+
+std::string DiskLine(const DiskUsage& d, int64_t raw) {
+  return fmt::format(
+      "{:.1f} MB = {:.3f} of raw (sst {:.1f}, blob {:.1f}, wal {:.1f}, other {:.1f} MB; du {:.1f} "
+      "MB)",
+      d.apparent() / 1e6, static_cast<double>(d.apparent()) / static_cast<double>(raw), d.sst / 1e6,
+      d.blob / 1e6, d.wal / 1e6, d.other / 1e6, d.allocated / 1e6);
+}
+
+// ---- the run ------------------------------------------------------------------------------
+
+int Run(const Options& o) {
+  const int64_t start_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  Options opts = o;
+  opts.gen.end_ns = start_ns;  // timestamps end at the run's start: inside the acceptance window
+  std::fprintf(stderr, "generating %lld lines and serializing %s bodies...\n",
+               static_cast<long long>(opts.gen.lines), o.format.c_str());
+  const Input in = BuildInput(opts);
+  std::fprintf(stderr, "%zu bodies, %.1f MB raw, %.1f MB on the wire, prepared in %.1f s\n",
+               in.bodies.size(), in.raw_bytes / 1e6, in.wire_bytes / 1e6, in.seconds);
+
+  // Fresh storage directory and the server.
+  std::string tmpl = o.dir + "/logq-bench-XXXXXX";
+  if (!mkdtemp(tmpl.data())) {
+    std::fprintf(stderr, "cannot create a temporary directory under %s\n", o.dir.c_str());
+    return 1;
+  }
+  const std::string work = tmpl, data_dir = work + "/data", log_path = work + "/store.log";
+  struct Cleanup {
+    std::string dir;
+    bool keep;
+    ~Cleanup() {
+      std::error_code ec;
+      if (!keep) std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{work, o.keep};
+
+  std::vector<std::string> argv = {
+      o.store_bin,
+      "-storage.path=" + data_dir,
+      "-server.http-listen-address=127.0.0.1",
+      "-server.http-listen-port=0",
+      std::string("-storage.sync-writes=") + (o.sync_writes ? "true" : "false"),
+      "-limits-config.ingestion-rate-mb=100000",
+      "-limits-config.ingestion-burst-size-mb=100000"};
+  for (const auto& f : o.store_flags) argv.push_back(f);
+  auto started = ChildProcess::Start(argv, log_path);
+  if (!started.ok()) {
+    std::fprintf(stderr, "starting %s: %s\n", o.store_bin.c_str(),
+                 started.status().message().c_str());
+    return 1;
+  }
+  std::unique_ptr<ChildProcess> store = std::move(started).value();
+  const pid_t pid = store->pid();
+
+  // The port, from the "listening on 127.0.0.1:<port>" log line; then /ready.
+  uint16_t port = 0;
+  const auto boot = Clock::now();
+  for (auto deadline = Clock::now() + std::chrono::seconds(30); port == 0;) {
+    std::string log = ReadWholeFile(log_path);
+    size_t p = log.find("listening on 127.0.0.1:");
+    if (p != std::string::npos) port = static_cast<uint16_t>(std::atoi(log.c_str() + p + 23));
+    if (port != 0) break;
+    if (store->Exited() || Clock::now() > deadline) {
+      std::fprintf(stderr, "logq-store did not start listening; its log:\n%s\n", log.c_str());
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  {
+    HttpConnection c("127.0.0.1", port, 2000);
+    bool ready = false;
+    for (auto deadline = Clock::now() + std::chrono::seconds(60); !ready;) {
+      auto r = c.Do("GET", "/ready", "", "");
+      ready = r.ok() && r->status == 200;
+      if (ready) break;
+      if (store->Exited() || Clock::now() > deadline) {
+        std::fprintf(stderr, "logq-store never became ready; its log:\n%s\n",
+                     ReadWholeFile(log_path).c_str());
+        return 1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  const double boot_s = Since(boot);
+  const Memory mem_idle = ReadMemory(pid);
+
+  std::unique_ptr<ChildProcess> perf;
+  auto start_perf = [&](const std::string& phase) {
+    if (o.perf_prefix.empty()) return;
+    auto p = ChildProcess::Start({"perf", "record", "-F", "999", "-g", "-p", std::to_string(pid),
+                                  "-o", o.perf_prefix + "." + phase + ".data"},
+                                 work + "/perf.log");
+    if (p.ok())
+      perf = std::move(p).value();
+    else
+      std::fprintf(stderr, "perf: %s\n", p.status().message().c_str());
+  };
+  auto stop_perf = [&] {
+    if (perf) (void)perf->Stop(SIGINT, 60'000);
+    perf.reset();
+  };
+
+  // ---- ingest ----
+  const size_t n = in.bodies.size();
+  std::vector<double> latency(n, 0);
+  std::vector<int> status(n, 0);
+  std::vector<std::string> errors(n);
+  std::atomic<size_t> next{0};
+  const std::string content_type =
+      o.format == "json" ? "application/json" : "application/x-protobuf";
+  start_perf("ingest");
+  const Snapshot s0 = Snap(pid);
+  const MachineCpu machine0 = ReadMachineCpu();
+  const double client_cpu0 = SelfCpu();
+  const auto t0 = Clock::now();
+  {
+    std::vector<std::thread> senders;
+    for (int w = 0; w < o.concurrency; ++w) {
+      senders.emplace_back([&] {
+        HttpConnection c("127.0.0.1", port, 120'000);
+        for (size_t i = next++; i < n; i = next++) {
+          const auto r0 = Clock::now();
+          auto r = c.Do("POST", "/loki/api/v1/push", content_type, in.bodies[i].data);
+          latency[i] = Since(r0);
+          status[i] = r.ok() ? r->status : -1;
+          if (!r.ok())
+            errors[i] = r.status().message();
+          else if (r->status != 204)
+            errors[i] = r->body.substr(0, 500);
+        }
+      });
+    }
+    for (auto& t : senders) t.join();
+  }
+  const double wall = Since(t0);
+  const double client_cpu = SelfCpu() - client_cpu0;
+  const MachineCpu machine1 = ReadMachineCpu();
+  const Snapshot s1 = Snap(pid);
+  stop_perf();
+  const Memory mem_ingest = ReadMemory(pid);
+  HttpConnection admin("127.0.0.1", port, 600'000);
+  std::map<std::string, double> m_ingest;
+  if (auto r = admin.Do("GET", "/metrics", "", ""); r.ok() && r->status == 200)
+    m_ingest = ParseMetrics(r->body);
+
+  // ---- flush: cut every head into chunks ----
+  start_perf("flush");
+  const Snapshot s2 = Snap(pid);
+  const auto f0 = Clock::now();
+  auto fr = admin.Do("POST", "/flush", "", "");
+  const double flush_s = Since(f0);
+  const Snapshot s3 = Snap(pid);
+  stop_perf();
+  const int flush_status = fr.ok() ? fr->status : -1;
+  const Memory mem_flush = ReadMemory(pid);
+  std::map<std::string, double> m_flush;
+  if (auto r = admin.Do("GET", "/metrics", "", ""); r.ok() && r->status == 200)
+    m_flush = ParseMetrics(r->body);
+  const DiskUsage du_flush = ScanDirectory(data_dir);
+
+  // ---- graceful shutdown: memtables flushed, WAL retired ----
+  const auto q0 = Clock::now();
+  Status stopped = store->Stop(SIGTERM, 300'000);
+  const double shutdown_s = Since(q0);
+  const double server_cpu_total = store->Exited() ? CpuSeconds(store->usage()) : 0;
+  const DiskUsage du_rest = ScanDirectory(data_dir);
+  const std::map<std::string, ColumnFamilyWrites> cf_writes = ParseRocksDbLog(data_dir + "/LOG");
+
+  // ---- report ----
+  const PhaseCpu ingest = Between(s0, s1), flush = Between(s2, s3);
+  std::vector<double> lat_ms;
+  int ok = 0, bad = 0;
+  std::string first_error;
+  for (size_t i = 0; i < n; ++i) {
+    lat_ms.push_back(latency[i] * 1e3);
+    if (status[i] == 204) {
+      ++ok;
+    } else {
+      ++bad;
+      if (first_error.empty())
+        first_error = fmt::format("request {}: status {}: {}", i, status[i], errors[i]);
+    }
+  }
+  const double raw_mb = in.raw_bytes / 1e6;
+  const double received_lines = m_flush.count("logq_received_lines_total")
+                                    ? m_flush["logq_received_lines_total"]
+                                    : m_ingest["logq_received_lines_total"];
+  const double disk_flush = m_flush["logq_disk_bytes"];
+  const double disk_ingest = m_ingest["logq_disk_bytes"];
+  const double chunk_raw = m_flush["logq_chunk_raw_bytes_total"],
+               chunk_enc = m_flush["logq_chunk_encoded_bytes_total"];
+  const double ingest_cpu = ingest.process.total(), flush_cpu = flush.process.total();
+  const double mbps_cpu = ingest_cpu > 0 ? raw_mb / ingest_cpu : 0;
+  const double mbps_cpu_with_flush =
+      ingest_cpu + flush_cpu > 0 ? raw_mb / (ingest_cpu + flush_cpu) : 0;
+  const double machine_busy = machine1.busy_s - machine0.busy_s;
+  const double others_cpu = std::max(0.0, machine_busy - ingest_cpu - client_cpu);
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  const bool lines_match = static_cast<int64_t>(received_lines + 0.5) == in.lines;
+
+  const std::string title =
+      fmt::format("{} sync_writes={}", o.format == "json" ? "json" : "protobuf+snappy",
+                  o.sync_writes ? "on" : "off");
+  std::printf("== logq ingest benchmark: %s ==\n", title.c_str());
+  std::printf(
+      "input       %lld lines, %zu streams, %.1f MB raw (json %.0f%%, logfmt %.0f%%, nginx %.0f%%, "
+      "plain "
+      "%.0f%% of bytes), seed %llu\n",
+      static_cast<long long>(in.lines), in.streams, raw_mb, 100.0 * in.kind_bytes[0] / in.raw_bytes,
+      100.0 * in.kind_bytes[1] / in.raw_bytes, 100.0 * in.kind_bytes[2] / in.raw_bytes,
+      100.0 * in.kind_bytes[3] / in.raw_bytes, static_cast<unsigned long long>(o.gen.seed));
+  std::printf(
+      "requests    %zu bodies of ~%lld B raw, %.1f MB on the wire (%.3f of raw), %d connections; "
+      "prepared in %.1f s\n",
+      n, static_cast<long long>(o.batch_bytes), in.wire_bytes / 1e6,
+      static_cast<double>(in.wire_bytes) / static_cast<double>(in.raw_bytes), o.concurrency,
+      in.seconds);
+  std::printf("responses   204: %d, other: %d%s%s\n", ok, bad,
+              first_error.empty() ? "" : "  first: ", first_error.c_str());
+  std::printf("stored      logq_received_lines_total %.0f (%s)\n", received_lines,
+              lines_match ? "all lines" : "MISMATCH");
+  std::printf("wall        %.2f s  %.1f MB/s  %.0f lines/s\n", wall, raw_mb / wall,
+              static_cast<double>(in.lines) / wall);
+  std::printf(
+      "server CPU  ingest %.2f s (user %.2f, sys %.2f) = %.1f MB raw per CPU-second; %.2f cores "
+      "busy\n",
+      ingest_cpu, ingest.process.user_s, ingest.process.system_s, mbps_cpu, ingest_cpu / wall);
+  std::printf(
+      "            by thread: %s; runnable but waiting for a CPU %.2f s (summed over threads)\n",
+      ThreadSummary(ingest.by_thread).c_str(), ingest.run_queue_wait_s);
+  std::printf("latency     p50 %.1f ms  p99 %.1f ms  max %.1f ms\n", Percentile(lat_ms, 0.5),
+              Percentile(lat_ms, 0.99), Percentile(lat_ms, 1.0));
+  std::printf(
+      "memory      VmHWM %.1f MB after ingest, %.1f MB after flush (idle at start: VmRSS %.1f "
+      "MB)\n",
+      mem_ingest.peak_rss / 1e6, mem_flush.peak_rss / 1e6, mem_idle.rss / 1e6);
+  std::printf(
+      "machine     during ingest: %.2f of %ld cores busy; other processes used %.2f cores\n",
+      machine_busy / wall, cores, others_cpu / wall);
+  std::printf(
+      "flush       POST /flush -> %d in %.2f s, server CPU %.2f s (%s; waiting for a CPU %.2f s); "
+      "ingest+flush = %.1f MB per CPU-second\n",
+      flush_status, flush_s, flush_cpu, ThreadSummary(flush.by_thread).c_str(),
+      flush.run_queue_wait_s, mbps_cpu_with_flush);
+  std::printf(
+      "chunks      %.0f cut (%.0f of them by the cutter during ingest), encoded %.1f MB for %.1f "
+      "MB raw = %.3f of raw (zstd, chunk bytes only)\n",
+      m_flush["logq_chunks_cut_total"], m_ingest["logq_chunks_cut_total"], chunk_enc / 1e6,
+      chunk_raw / 1e6, chunk_raw > 0 ? chunk_enc / chunk_raw : 0);
+  std::printf("disk        after ingest: logq_disk_bytes %.1f MB = %.3f of raw\n",
+              disk_ingest / 1e6, disk_ingest / in.raw_bytes);
+  std::printf("            after flush:  logq_disk_bytes %.1f MB = %.3f of raw; files %s\n",
+              disk_flush / 1e6, disk_flush / in.raw_bytes,
+              DiskLine(du_flush, in.raw_bytes).c_str());
+  std::printf("            at rest (after shutdown, %.1f s): files %s\n", shutdown_s,
+              DiskLine(du_rest, in.raw_bytes).c_str());
+  {
+    int64_t total = 0;
+    std::string detail;
+    for (const auto& [cf, w] : cf_writes) {
+      total += w.total();
+      if (w.total() < 1'000'000) continue;
+      detail += fmt::format("{}{}: {} flushes {:.1f} MB, {} compactions {:.1f} MB",
+                            detail.empty() ? "" : "; ", cf, w.flushes, w.flush_bytes / 1e6,
+                            w.compactions, w.compaction_bytes / 1e6);
+      if (w.blob_bytes > 0) detail += fmt::format(", blobs {:.1f} MB", w.blob_bytes / 1e6);
+    }
+    std::printf(
+        "rocksdb     SST+blob bytes written over the run: %.1f MB = %.2f of raw (WAL not "
+        "included)\n",
+        total / 1e6, static_cast<double>(total) / static_cast<double>(in.raw_bytes));
+    std::printf("            %s\n", detail.empty() ? "-" : detail.c_str());
+  }
+  std::printf(
+      "other       server startup %.2f s; server CPU over its life %.2f s; client CPU while "
+      "sending %.2f s\n",
+      boot_s, server_cpu_total, client_cpu);
+  if (!stopped.ok()) std::printf("warning     %s\n", stopped.message().c_str());
+  if (o.keep) std::printf("kept        %s (store log: %s)\n", work.c_str(), log_path.c_str());
+
+  if (o.json) {
+    nlohmann::json j = {
+        {"format", o.format},
+        {"sync_writes", o.sync_writes},
+        {"lines", in.lines},
+        {"streams", in.streams},
+        {"raw_bytes", in.raw_bytes},
+        {"wire_bytes", in.wire_bytes},
+        {"requests", n},
+        {"concurrency", o.concurrency},
+        {"batch_bytes", o.batch_bytes},
+        {"seed", o.gen.seed},
+        {"responses_204", ok},
+        {"responses_other", bad},
+        {"received_lines", received_lines},
+        {"wall_s", wall},
+        {"wall_mb_s", raw_mb / wall},
+        {"lines_per_s", static_cast<double>(in.lines) / wall},
+        {"server_cpu_ingest", ToJson(ingest)},
+        {"mb_per_server_cpu_s", mbps_cpu},
+        {"mb_per_server_cpu_s_with_flush", mbps_cpu_with_flush},
+        {"latency_ms",
+         {{"p50", Percentile(lat_ms, 0.5)},
+          {"p99", Percentile(lat_ms, 0.99)},
+          {"max", Percentile(lat_ms, 1.0)}}},
+        {"vmhwm_ingest_bytes", mem_ingest.peak_rss},
+        {"vmhwm_flush_bytes", mem_flush.peak_rss},
+        {"flush_status", flush_status},
+        {"flush_s", flush_s},
+        {"server_cpu_flush", ToJson(flush)},
+        {"chunks_cut", m_flush["logq_chunks_cut_total"]},
+        {"chunks_cut_during_ingest", m_ingest["logq_chunks_cut_total"]},
+        {"chunk_raw_bytes", chunk_raw},
+        {"chunk_encoded_bytes", chunk_enc},
+        {"disk_bytes_after_ingest", disk_ingest},
+        {"disk_bytes_after_flush", disk_flush},
+        {"disk_ratio_after_flush", disk_flush / in.raw_bytes},
+        {"files_after_flush", ToJson(du_flush)},
+        {"files_at_rest", ToJson(du_rest)},
+        {"rocksdb_writes", CfWritesJson(cf_writes)},
+        {"shutdown_s", shutdown_s},
+        {"server_cpu_life_s", server_cpu_total},
+        {"client_cpu_s", client_cpu},
+        {"machine_cores", cores},
+        {"machine_busy_cores_ingest", machine_busy / wall},
+        {"other_processes_cores_ingest", others_cpu / wall},
+    };
+    std::printf("BENCH_JSON %s\n", j.dump().c_str());
+  }
+  std::fflush(stdout);
+  return bad == 0 && lines_match && flush_status == 204 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace logq::bench
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  return logq::bench::Run(logq::bench::ParseFlags(argc, argv));
+}
