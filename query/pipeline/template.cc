@@ -733,14 +733,14 @@ class Exec {
     for (; i < num_fixed && i < args.n; ++i) {
       if (!EvalArg(dot, fn.params[r + i], *args.p[i], &argv[r + i])) return false;
     }
-    const Param var_type = fn.params[fn.nparams - 1];
+    const Param var_type = fn.nparams > 0 ? fn.params[fn.nparams - 1] : Param::kAny;
     if (fn.variadic) {
       for (; i < args.n; ++i) {
         if (!EvalArg(dot, var_type, *args.p[i], &argv[r + i])) return false;
       }
     }
     if (final != nullptr) {
-      Param t = fn.params[fn.nparams - 1];
+      Param t = var_type;
       if (fn.variadic) t = num_in - 1 < num_fixed ? fn.params[r + num_in - 1] : var_type;
       if (!ValidateType(*final, t, &argv[r + i])) return false;
     }
