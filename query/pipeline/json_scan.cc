@@ -1,5 +1,6 @@
 #include "query/pipeline/json_scan.h"
 
+#include <algorithm>
 #include <cstring>
 
 #if defined(__SSE2__)
@@ -176,10 +177,6 @@ Error GetValue(std::string_view data, std::string_view* value, Type* type, size_
   *value = std::string_view(data.data() + offset, end_offset - offset);
   *end = end_offset;
   return Error::kNone;
-}
-
-Error ObjectEach(std::string_view data, const MemberFn& cb, std::string* key_scratch) {
-  return ForEachMember(data, cb, key_scratch);
 }
 
 bool Unescape(std::string_view in, std::string* out) {
@@ -469,97 +466,90 @@ bool Resolve(std::string_view value, Type type, const std::vector<PathElement>& 
   return true;
 }
 
-struct PathWalker {
-  const std::vector<std::vector<PathElement>>& paths;
-  const PathFn& cb;
-  std::vector<bool> done;
-  size_t remaining;
-  std::vector<std::string> stack;
-  std::string scratch;
-
-  bool PrefixMatches(const std::vector<PathElement>& p, size_t level) const {
-    for (size_t k = 0; k < level; ++k) {
-      if (p[k].is_index || p[k].key != stack[k]) return false;
-    }
-    return true;
-  }
-
-  // Walks the members of one object at nesting `level` (0 = top level).
-  void Walk(std::string_view obj, size_t level) {
-    if (remaining == 0) return;
-    if (stack.size() <= level) stack.resize(level + 1);
-    std::string key_scratch;
-    constexpr size_t kNpos = std::string_view::npos;
-    size_t offset = NextToken(obj);
-    if (offset == kNpos || obj[offset] != '{') return;
-    ++offset;
-    while (remaining > 0) {
-      size_t off = NextToken(obj.substr(offset));
-      if (off == kNpos) return;
-      offset += off;
-      if (obj[offset] == ',') {
-        ++offset;
-        continue;
-      }
-      if (obj[offset] != '"') return;
-      ++offset;
-      bool escaped = false;
-      off = StringEnd(obj.substr(offset), &escaped);
-      if (off == kNpos) return;
-      std::string_view key = obj.substr(offset, off - 1);
-      offset += off;
-      if (escaped) {
-        if (!Unescape(key, &key_scratch)) return;
-        key = key_scratch;
-      }
-      off = NextToken(obj.substr(offset));
-      if (off == kNpos || obj[offset + off] != ':') return;
-      offset += off + 1;
-      stack[level].assign(key);
-      std::string_view value;
-      Type type = Type::kNotExist;
-      size_t end = 0;
-      const Error e = GetValue(obj.substr(offset), &value, &type, &end);
-      bool descend_obj = false;
-      for (size_t pi = 0; pi < paths.size(); ++pi) {
-        const auto& p = paths[pi];
-        if (done[pi] || p.size() <= level || !PrefixMatches(p, level + 1)) continue;
-        if (p.size() == level + 1) {
-          done[pi] = true;
-          --remaining;
-          cb(pi, value, type, e);
-        } else if (e == Error::kNone && type == Type::kObject && !p[level + 1].is_index) {
-          descend_obj = true;
-        } else if (e == Error::kNone && type == Type::kArray && p[level + 1].is_index) {
-          done[pi] = true;
-          --remaining;
-          std::string_view v;
-          Type t;
-          if (Resolve(value, type, p, level + 1, &v, &t, &scratch)) cb(pi, v, t, Error::kNone);
-        }
-      }
-      if (e != Error::kNone) return;
-      if (descend_obj) Walk(value, level + 1);
-      offset += end;
-    }
-  }
-};
-
 }  // namespace
 
-void EachPath(std::string_view data, const std::vector<std::vector<PathElement>>& paths, const PathFn& cb) {
-  PathWalker w{paths, cb, std::vector<bool>(paths.size(), false), paths.size(), {}, {}};
+PathLookup::PathLookup(std::vector<std::vector<PathElement>> paths)
+    : paths_(std::move(paths)), done_(paths_.size(), 0) {}
+
+bool PathLookup::PrefixMatches(const std::vector<PathElement>& p, size_t level) const {
+  for (size_t k = 0; k < level; ++k) {
+    if (p[k].is_index || p[k].key != stack_[k]) return false;
+  }
+  return true;
+}
+
+void PathLookup::Run(std::string_view data, PathSink* sink) {
+  std::fill(done_.begin(), done_.end(), 0);
+  remaining_ = paths_.size();
   // Paths that start with an index address a top-level array.
-  for (size_t pi = 0; pi < paths.size(); ++pi) {
-    if (!paths[pi].empty() && paths[pi][0].is_index) {
-      w.done[pi] = true;
-      --w.remaining;
+  for (size_t pi = 0; pi < paths_.size(); ++pi) {
+    if (!paths_[pi].empty() && paths_[pi][0].is_index) {
+      done_[pi] = 1;
+      --remaining_;
       std::string_view v;
       Type t;
-      if (Resolve(data, Type::kArray, paths[pi], 0, &v, &t, &w.scratch)) cb(pi, v, t, Error::kNone);
+      if (Resolve(data, Type::kArray, paths_[pi], 0, &v, &t, &scratch_)) sink->OnPath(pi, v, t, Error::kNone);
     }
   }
-  w.Walk(data, 0);
+  Walk(data, 0, sink);
+}
+
+void PathLookup::Walk(std::string_view obj, size_t level, PathSink* sink) {
+  if (remaining_ == 0) return;
+  if (stack_.size() <= level) stack_.resize(level + 1);
+  if (key_scratch_.size() <= level) key_scratch_.resize(level + 1);
+  size_t offset = NextToken(obj);
+  if (offset == npos || obj[offset] != '{') return;
+  ++offset;
+  while (remaining_ > 0) {
+    size_t off = NextToken(Tail(obj, offset));
+    if (off == npos) return;
+    offset += off;
+    if (obj[offset] == ',') {
+      ++offset;
+      continue;
+    }
+    if (obj[offset] != '"') return;
+    ++offset;
+    bool escaped = false;
+    off = StringEnd(Tail(obj, offset), &escaped);
+    if (off == npos) return;
+    std::string_view key(obj.data() + offset, off - 1);
+    offset += off;
+    if (escaped) {
+      if (!Unescape(key, &key_scratch_[level])) return;
+      key = key_scratch_[level];
+    }
+    off = NextToken(Tail(obj, offset));
+    if (off == npos || obj[offset + off] != ':') return;
+    offset += off + 1;
+    stack_[level].assign(key);
+    std::string_view value;
+    Type type = Type::kNotExist;
+    size_t end = 0;
+    const Error e = GetValue(Tail(obj, offset), &value, &type, &end);
+    bool descend = false;
+    for (size_t pi = 0; pi < paths_.size(); ++pi) {
+      const auto& p = paths_[pi];
+      if (done_[pi] || p.size() <= level || !PrefixMatches(p, level + 1)) continue;
+      if (p.size() == level + 1) {
+        done_[pi] = 1;
+        --remaining_;
+        sink->OnPath(pi, value, type, e);
+      } else if (e == Error::kNone && type == Type::kObject && !p[level + 1].is_index) {
+        descend = true;
+      } else if (e == Error::kNone && type == Type::kArray && p[level + 1].is_index) {
+        done_[pi] = 1;
+        --remaining_;
+        std::string_view v;
+        Type t;
+        if (Resolve(value, type, p, level + 1, &v, &t, &scratch_)) sink->OnPath(pi, v, t, Error::kNone);
+      }
+    }
+    if (e != Error::kNone) return;
+    if (descend) Walk(value, level + 1, sink);
+    offset += end;
+  }
 }
 
 }  // namespace logq::pipeline::json

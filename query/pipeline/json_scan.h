@@ -9,7 +9,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,13 +34,10 @@ std::string_view ErrorText(Error e);
 // keys). For strings `*value` excludes the quotes and stays escaped; for null it is empty.
 Error GetValue(std::string_view data, std::string_view* value, Type* type, size_t* end);
 
-// Calls `cb(key, value, type)` for each member of the object `data` (jsonparser.ObjectEach).
-// `key` is unescaped; it points into `data` or into `key_scratch`, valid during the call.
-// A callback returning other than kNone stops the walk and is returned.
-using MemberFn = std::function<Error(std::string_view key, std::string_view value, Type type)>;
-Error ObjectEach(std::string_view data, const MemberFn& cb, std::string* key_scratch);
-
-// Same walk with a template callback (no std::function overhead on the hot path).
+// Calls `cb(key, value, type)` for each member of the object `data` (jsonparser.ObjectEach)
+// and returns the first error. `key` is unescaped; it points into `data` or into
+// `key_scratch`, valid during the call. A callback returning other than kNone stops the walk
+// and that value is returned.
 template <typename F>
 Error ForEachMember(std::string_view data, F&& cb, std::string* key_scratch);
 
@@ -65,12 +61,35 @@ struct PathElement {
 // the goyacc parser's ("syntax error: unexpected DOT, expecting FIELD").
 bool ParsePath(std::string_view expr, std::vector<PathElement>* out, std::string* err);
 
+// Receives the values PathLookup finds.
+class PathSink {
+ public:
+  virtual ~PathSink() = default;
+  // value/type as GetValue; `error` set when the value at the path is malformed.
+  virtual void OnPath(size_t path, std::string_view value, Type type, Error error) = 0;
+};
+
 // Looks up several paths in one JSON document with jsonparser.EachKey's semantics: the first
 // occurrence of each path in document order wins; keys inside arrays are only visited
-// through index elements. `cb(path_index, value, type, error)` is called at most once per
-// path; value/type as GetValue. Returns without calling cb for paths not found.
-using PathFn = std::function<void(size_t path, std::string_view value, Type type, Error error)>;
-void EachPath(std::string_view data, const std::vector<std::vector<PathElement>>& paths, const PathFn& cb);
+// through index elements. Reusable (no allocation per document after warm-up); one per
+// stream stage, not thread-safe.
+class PathLookup {
+ public:
+  explicit PathLookup(std::vector<std::vector<PathElement>> paths);
+  // Calls sink->OnPath at most once per path; not at all for paths not found.
+  void Run(std::string_view data, PathSink* sink);
+
+ private:
+  bool PrefixMatches(const std::vector<PathElement>& p, size_t level) const;
+  void Walk(std::string_view obj, size_t level, PathSink* sink);
+
+  std::vector<std::vector<PathElement>> paths_;
+  std::vector<char> done_;
+  size_t remaining_ = 0;
+  std::vector<std::string> stack_;        // key at each nesting level
+  std::vector<std::string> key_scratch_;  // unescaped keys, per level
+  std::string scratch_;
+};
 
 // ---- implementation details exposed for the template ----------------------------------
 

@@ -365,45 +365,49 @@ class JsonExprParserPlan final : public Stage {
   }
 
  private:
-  struct Run final : StreamStage {
-    explicit Run(const JsonExprParserPlan* p) : p(p) {}
-    bool Process(int64_t, std::string_view* line, LabelsBuilder* lbs) override {
+  struct Run final : StreamStage, json::PathSink {
+    explicit Run(const JsonExprParserPlan* p) : p(p), lookup(p->paths_) {}
+    bool Process(int64_t, std::string_view* line, LabelsBuilder* b) override {
       if (line->empty()) return true;
       const char c0 = (*line)[0];
       if (c0 != '"' && c0 != '{' && c0 != '[') {
-        lbs->SetErr(kJsonParserErr);
+        b->SetErr(kJsonParserErr);
         return true;
       }
-      size_t matches = 0;
-      json::EachPath(*line, p->paths_, [&](size_t pi, std::string_view value, json::Type type, json::Error err) {
-        if (err != json::Error::kNone) {
-          lbs->SetErr(kJsonParserErr);
-          lbs->SetErrDetails(json::ErrorText(err));
-          return;
-        }
-        size_t hash;
-        const std::string& name = FinalName(names[pi], *lbs, &hash);
-        switch (type) {
-          case json::Type::kNull:
-            lbs->Set(LabelCategory::kParsed, name, "");
-            break;
-          case json::Type::kObject:
-            value_.assign(value);
-            lbs->Set(LabelCategory::kParsed, name, value_);
-            break;
-          default:
-            lbs->Set(LabelCategory::kParsed, name, json::UnescapeForLabel(value, &value_));
-        }
-        ++matches;
-      });
+      lbs = b;
+      matches = 0;
+      lookup.Run(*line, this);
       if (matches < p->ids_.size()) {
         for (const std::string& id : p->ids_) {
-          if (lbs->Get(id) == nullptr) lbs->Set(LabelCategory::kParsed, id, "");
+          if (b->Get(id) == nullptr) b->Set(LabelCategory::kParsed, id, "");
         }
       }
       return true;
     }
+    void OnPath(size_t pi, std::string_view value, json::Type type, json::Error err) override {
+      if (err != json::Error::kNone) {
+        lbs->SetErr(kJsonParserErr);
+        lbs->SetErrDetails(json::ErrorText(err));
+        return;
+      }
+      size_t hash;
+      const std::string& name = FinalName(names[pi], *lbs, &hash);
+      switch (type) {
+        case json::Type::kNull:
+          lbs->Set(LabelCategory::kParsed, name, "");
+          break;
+        case json::Type::kObject:
+          lbs->Set(LabelCategory::kParsed, name, value);
+          break;
+        default:
+          lbs->Set(LabelCategory::kParsed, name, json::UnescapeForLabel(value, &value_));
+      }
+      ++matches;
+    }
     const JsonExprParserPlan* p;
+    json::PathLookup lookup;
+    LabelsBuilder* lbs = nullptr;
+    size_t matches = 0;
     std::vector<ParsedName> names;
     std::string value_;
   };
