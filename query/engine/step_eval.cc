@@ -155,6 +155,50 @@ double Apply(logql::BinOp op, double a, double b) {
   }
 }
 
+// Go's regexp.Expand: $1, ${1}, $name, ${name}; $$ is a literal $. Unknown groups expand
+// to "".
+std::string ExpandTemplate(const std::string& tmpl, const RE2& re, const std::vector<re2::StringPiece>& groups) {
+  std::string out;
+  const auto& names = re.NamedCapturingGroups();
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    if (tmpl[i] != '$' || i + 1 >= tmpl.size()) {
+      out += tmpl[i];
+      continue;
+    }
+    if (tmpl[i + 1] == '$') {
+      out += '$';
+      ++i;
+      continue;
+    }
+    std::string name;
+    size_t j = i + 1;
+    if (tmpl[j] == '{') {
+      size_t close = tmpl.find('}', j);
+      if (close == std::string::npos) {
+        out += tmpl[i];
+        continue;
+      }
+      name = tmpl.substr(j + 1, close - j - 1);
+      j = close + 1;
+    } else {
+      while (j < tmpl.size() && (std::isalnum(static_cast<unsigned char>(tmpl[j])) || tmpl[j] == '_')) name += tmpl[j++];
+    }
+    if (name.empty()) {
+      out += tmpl[i];
+      continue;
+    }
+    int idx = -1;
+    if (std::all_of(name.begin(), name.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+      idx = std::atoi(name.c_str());
+    } else if (auto it = names.find(name); it != names.end()) {
+      idx = it->second;
+    }
+    if (idx >= 0 && static_cast<size_t>(idx) < groups.size()) out.append(groups[idx].data(), groups[idx].size());
+    i = j - 1;
+  }
+  return out;
+}
+
 std::string PipelineErrorMessage(const std::string& err, const std::string& series) {
   return fmt::format(
       "pipeline error: '{}' for series: '{}'.\nUse a label filter to intentionally skip this error. (e.g | "
@@ -612,8 +656,9 @@ Result<StepValue> StepEvaluator::EvalLabelReplace(const logql::LabelReplaceExpr&
   for (auto& s : in.series) {
     const std::string* src = s.labels.Get(l.src);
     std::string value = src ? *src : "";
-    std::string rewritten = value;
-    if (RE2::Replace(&rewritten, re, l.replacement)) {
+    std::vector<re2::StringPiece> groups(static_cast<size_t>(re.NumberOfCapturingGroups()) + 1);
+    if (re.Match(value, 0, value.size(), RE2::ANCHOR_BOTH, groups.data(), static_cast<int>(groups.size()))) {
+      std::string rewritten = ExpandTemplate(l.replacement, re, groups);
       Labels nl;
       for (const Label& x : s.labels) {
         if (x.name != l.dst) nl.Add(x.name, x.value);

@@ -6,6 +6,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
 
 #include <filesystem>
@@ -243,7 +244,13 @@ class RocksDb final : public Db {
       co.max_write_buffer_number = 3;
       co.table_factory.reset(table(i != kHead && i != kChunks));
       co.compression = rocksdb::kZSTD;
-      if (i == kHead) co.compression = rocksdb::kLZ4Compression;
+      if (i == kHead) {
+        co.compression = rocksdb::kLZ4Compression;
+        // Cut heads leave runs of tombstones: compact any SST where at least half of a
+        // 1024-entry window is deletions, so the space returns soon after a cut.
+        co.table_properties_collector_factories.emplace_back(
+            rocksdb::NewCompactOnDeletionCollectorFactory(1024, 512, 0.5));
+      }
       if (i == kChunks) {
         co.compression = rocksdb::kNoCompression;  // chunks are zstd-compressed already
         if (o.chunk_blob_files) {
@@ -337,6 +344,12 @@ class RocksDb final : public Db {
       for (auto& w : wals) total += w->SizeFileBytes();
     }
     return total;
+  }
+
+  uint64_t EstimateChunks() override {
+    uint64_t v = 0;
+    db_->GetIntProperty(handles_[kChunkRefs], rocksdb::DB::Properties::kEstimateNumKeys, &v);
+    return v;
   }
 
   Status Flush() override {

@@ -108,6 +108,8 @@ class Db {
 
   // Approximate bytes on disk (SST + blob + WAL files).
   virtual uint64_t DiskBytes() = 0;
+  // Approximate number of stored chunks (RocksDB's key estimate of chunk_refs).
+  virtual uint64_t EstimateChunks() = 0;
   // Flushes memtables and syncs the WAL (graceful shutdown).
   virtual Status Flush() = 0;
 };

@@ -5,13 +5,20 @@
 
 #include <nlohmann/json.hpp>
 
+#include <set>
+
 #include "query/base/units.h"
+#include "query/base/worker_pool.h"
+#include "query/pipeline/pipeline.h"
+#include "query/engine/engine.h"
+#include "query/logql/parser.h"
 #include "query/logql/selector.h"
 #include "store/api/push.h"
 #include "store/index/db.h"
 #include "store/index/registry.h"
 #include "store/ingest/ingester.h"
 #include "store/querier/querier.h"
+#include "store/server/query_json.h"
 #include "store/server/tenant.h"
 
 #ifndef LOGQ_VERSION
@@ -33,23 +40,6 @@ std::string Dump(const json& j) {
 }
 
 HttpResponse Error(const Status& s) { return HttpResponse::Text(HttpStatusFor(s), s.message()); }
-
-json ZeroStats(int64_t exec_nanos, size_t returned) {
-  json chunk = {{"headChunkBytes", 0}, {"headChunkLines", 0}, {"decompressedBytes", 0},
-                {"decompressedLines", 0}, {"compressedBytes", 0}, {"totalDuplicates", 0}};
-  json store = {{"totalChunksRef", 0}, {"totalChunksDownloaded", 0}, {"chunksDownloadTime", 0}, {"chunk", chunk}};
-  json cache = {{"entriesFound", 0}, {"entriesRequested", 0}, {"entriesStored", 0},
-                {"bytesReceived", 0}, {"bytesSent", 0}, {"requests", 0}};
-  return {{"summary",
-           {{"bytesProcessedPerSecond", 0}, {"linesProcessedPerSecond", 0}, {"totalBytesProcessed", 0},
-            {"totalLinesProcessed", 0}, {"execTime", static_cast<double>(exec_nanos) / 1e9}, {"queueTime", 0},
-            {"subqueries", 0}, {"totalEntriesReturned", returned}}},
-          {"querier", {{"store", store}}},
-          {"ingester",
-           {{"totalReached", 0}, {"totalChunksMatched", 0}, {"totalBatches", 0}, {"totalLinesSent", 0},
-            {"store", store}}},
-          {"cache", {{"chunk", cache}, {"index", cache}, {"result", cache}}}};
-}
 
 json LabelsJson(const Labels& l) {
   json o = json::object();
@@ -157,6 +147,11 @@ Status StoreServer::Start() {
     if (n > 0) spdlog::info("recovering heads: {} entries scanned", n);
   }));
   querier_ = std::make_unique<querier::StoreQuerier>(db_.get(), registry_.get());
+  query_pool_ = std::make_unique<WorkerPool>(std::max(1u, std::thread::hardware_concurrency()) - 1);
+  engine::EngineOptions eo;
+  eo.max_query_series = config_.limits_config.max_query_series;
+  eo.timeout_ns = config_.limits_config.query_timeout;
+  engine_ = std::make_unique<engine::Engine>(query_pool_.get(), eo);
 
   metrics_.AddCollector([this] {
     metrics_.GetGauge("logq_streams", "Streams in the index.")->Set(static_cast<double>(registry_->TotalStreams()));
@@ -164,6 +159,7 @@ Status StoreServer::Start() {
         ->Set(static_cast<double>(ingester_->HeadEntries()));
     metrics_.GetGauge("logq_disk_bytes", "Bytes of RocksDB files on disk (SST, blob, WAL).")
         ->Set(static_cast<double>(db_->DiskBytes()));
+    metrics_.GetGauge("logq_chunks", "Chunks stored (RocksDB estimate).")->Set(static_cast<double>(db_->EstimateChunks()));
   });
   cutter_ = std::thread([this] { CutterLoop(); });
   ready_ = true;
@@ -204,6 +200,8 @@ void StoreServer::Stop() {
     Status s = db_->Flush();
     if (!s.ok()) spdlog::error("flush on shutdown failed: {}", s.ToString());
   }
+  engine_.reset();
+  query_pool_.reset();
   querier_.reset();
   ingester_.reset();
   registry_.reset();
@@ -257,6 +255,11 @@ HttpResponse StoreServer::Route(HttpRequest& req, std::string* route) {
     return st.ok() ? HttpResponse::NoContent() : Error(st);
   }
 
+  if (p == "/loki/api/v1/drilldown-limits") {
+    *route = "drilldown_limits";
+    return HandleDrilldownLimits(req);
+  }
+
   const bool push = p == "/loki/api/v1/push" || p == "/api/prom/push";
   std::string label_name;
   static const std::string kV1Label = "/loki/api/v1/label/", kLegacyLabel = "/api/prom/label/";
@@ -268,12 +271,18 @@ HttpResponse StoreServer::Route(HttpRequest& req, std::string* route) {
     }
     return false;
   };
+  bool detected_field_values = false;
   if (suffix(kV1Label)) values = true;
   else if (suffix(kLegacyLabel)) values = legacy_values = true;
+  else if (suffix("/loki/api/v1/detected_field/")) detected_field_values = true;
 
   const bool known = push || values || p == "/loki/api/v1/labels" || p == "/loki/api/v1/label" ||
                      p == "/api/prom/label" || p == "/loki/api/v1/series" || p == "/api/prom/series" ||
-                     p == "/loki/api/v1/index/stats" || p == "/loki/api/v1/query_range" || p == "/api/prom/query";
+                     p == "/loki/api/v1/index/stats" || p == "/loki/api/v1/query_range" ||
+                     p == "/loki/api/v1/query" || p == "/api/prom/query" || p == "/loki/api/v1/format_query" ||
+                     p == "/loki/api/v1/index/volume" || p == "/loki/api/v1/index/volume_range" ||
+                     p == "/loki/api/v1/detected_labels" || p == "/loki/api/v1/detected_fields" ||
+                     detected_field_values || p == "/loki/api/v1/patterns";
   if (!known) {
     *route = "notfound";
     return HttpResponse::Text(404, "404 page not found\n");
@@ -305,8 +314,33 @@ HttpResponse StoreServer::Route(HttpRequest& req, std::string* route) {
     *route = "index_stats";
     return HandleIndexStats(req);
   }
-  *route = "query_range";
-  return HandleQueryRange(req);
+  if (p == "/loki/api/v1/format_query") {
+    *route = "format_query";
+    return HandleFormatQuery(req);
+  }
+  if (p == "/loki/api/v1/index/volume" || p == "/loki/api/v1/index/volume_range") {
+    *route = p == "/loki/api/v1/index/volume" ? "index_volume" : "index_volume_range";
+    return HandleVolume(req, p == "/loki/api/v1/index/volume_range");
+  }
+  if (p == "/loki/api/v1/detected_labels") {
+    *route = "detected_labels";
+    return HandleDetectedLabels(req);
+  }
+  if (p == "/loki/api/v1/detected_fields" || detected_field_values) {
+    *route = detected_field_values ? "detected_field_values" : "detected_fields";
+    return HandleDetectedFields(req, detected_field_values ? label_name : "");
+  }
+  if (p == "/loki/api/v1/patterns") {
+    *route = "patterns";
+    return HttpResponse::Json("{\"status\":\"success\",\"data\":[]}\n");
+  }
+  if (p == "/api/prom/query") {
+    *route = "legacy_query";
+    return HandleLegacyQuery(req);
+  }
+  const bool instant = p == "/loki/api/v1/query";
+  *route = instant ? "query" : "query_range";
+  return HandleQuery(req, instant);
 }
 
 HttpResponse StoreServer::HandleReady() {
@@ -404,78 +438,397 @@ HttpResponse StoreServer::HandleIndexStats(HttpRequest& req) {
       {{"streams", stats->streams}, {"chunks", stats->chunks}, {"bytes", stats->bytes}, {"entries", stats->entries}}));
 }
 
-HttpResponse StoreServer::HandleQueryRange(HttpRequest& req) {
-  const int64_t t0 = clock_->MonotonicNanos();
+namespace {
+
+struct QueryRequestParams {
+  int64_t start = 0, end = 0, step = 0;
+  bool forward = false;
+  int limit = 100;
+  std::string query;
+};
+
+// Loki's query parameter rules (loghttp ParseRangeQuery / ParseInstantQuery).
+Result<QueryRequestParams> ParseQueryParams(const HttpRequest& req, bool instant, int64_t now,
+                                            const ingest::Limits& limits) {
+  QueryRequestParams q;
+  q.query = req.Param("query");
+  if (instant) {
+    ASSIGN_OR_RETURN(q.end, ParseTimestampParam(req.Param("time"), now, "time"));
+    q.start = q.end;
+  } else {
+    RETURN_IF_ERROR(ParseBounds(req, now, &q.start, &q.end));
+    if (q.end < q.start) return InvalidArgument("end timestamp must not be before or equal to start time");
+  }
+  if (req.HasParam("limit")) {
+    std::string v = req.Param("limit");
+    char* e = nullptr;
+    long n = std::strtol(v.c_str(), &e, 10);
+    if (v.empty() || *e) return InvalidArgument("strconv.Atoi: parsing \"" + v + "\": invalid syntax");
+    if (n <= 0) return InvalidArgument("limit must be a positive value");
+    q.limit = static_cast<int>(std::min<long>(n, INT32_MAX));
+  }
+  if (req.HasParam("direction")) {
+    std::string d = req.Param("direction"), up;
+    for (char c : d) up += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (up == "FORWARD") q.forward = true;
+    else if (up != "BACKWARD") return InvalidArgument("invalid direction '" + d + "'");
+  }
+  if (!instant) {
+    if (req.HasParam("step")) {
+      ASSIGN_OR_RETURN(q.step, ParseStep(req.Param("step")));
+    } else {
+      q.step = std::max<int64_t>((q.end - q.start) / 250 / kNanosPerSecond, 1) * kNanosPerSecond;
+    }
+    if (q.step <= 0) {
+      return InvalidArgument("zero or negative query resolution step widths are not accepted. Try a positive integer");
+    }
+    if ((q.end - q.start) / q.step > 11000) {
+      return InvalidArgument(
+          "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)");
+    }
+    if (req.HasParam("interval")) {
+      ASSIGN_OR_RETURN(int64_t interval, ParseStep(req.Param("interval")));
+      if (interval < 0) return InvalidArgument("interval must be >= 0");
+    }
+    if (limits.max_query_length > 0 && q.end - q.start > limits.max_query_length) {
+      return InvalidArgument(fmt::format("the query time range exceeds the limit (query length: {}, limit: {})",
+                                         FormatDuration(q.end - q.start), FormatDuration(limits.max_query_length)));
+    }
+  }
+  return q;
+}
+
+bool WantsCategorizedLabels(const HttpRequest& req) {
+  std::string flags = req.Header("X-Loki-Response-Encoding-Flags");
+  size_t pos = 0;
+  while (pos <= flags.size()) {
+    size_t comma = flags.find(',', pos);
+    std::string f = flags.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    while (!f.empty() && f.front() == ' ') f.erase(f.begin());
+    while (!f.empty() && f.back() == ' ') f.pop_back();
+    if (f == "categorize-labels") return true;
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+HttpResponse StoreServer::HandleQuery(HttpRequest& req, bool instant) {
   auto tenant = ResolveTenant(config_.auth_enabled, req.Header("X-Scope-OrgID"), true);
   if (!tenant.ok()) return Error(tenant.status());
   const ingest::Limits& limits = config_.limits_config;
+  auto params = ParseQueryParams(req, instant, clock_->NowNanos(), limits);
+  if (!params.ok()) return Error(params.status());
+  auto expr = logql::ParseExpr(params->query);
+  if (!expr.ok()) return Error(expr.status());
+  const bool log_query = (*expr)->kind == logql::Expr::Kind::kLog;
+  if (log_query && params->limit > limits.max_entries_limit_per_query) {
+    return Error(InvalidArgument(fmt::format("max entries limit per query exceeded, limit > max_entries_limit ({} > {})",
+                                             params->limit, limits.max_entries_limit_per_query)));
+  }
+  engine::QueryParams qp;
+  qp.expr = *expr;
+  qp.start = params->start;
+  qp.end = params->end;
+  qp.step = params->step;
+  qp.instant = instant;
+  qp.forward = params->forward;
+  qp.limit = static_cast<size_t>(params->limit);
+  if (log_query && instant) qp.start = qp.end;  // v2.7.5: an instant log query reads [time, time)
+  querier::TenantQuerier tq(db_.get(), registry_.get(), *tenant);
+  auto result = engine_->Query(&tq, qp);
+  if (!result.ok()) return Error(result.status());
+  return HttpResponse::Json(EncodeQueryResponse(*result, WantsCategorizedLabels(req)));
+}
+
+HttpResponse StoreServer::HandleLegacyQuery(HttpRequest& req) {
+  auto tenant = ResolveTenant(config_.auth_enabled, req.Header("X-Scope-OrgID"), true);
+  if (!tenant.ok()) return Error(tenant.status());
+  auto params = ParseQueryParams(req, false, clock_->NowNanos(), config_.limits_config);
+  if (!params.ok()) return Error(params.status());
+  std::string q = params->query;
+  if (req.HasParam("regexp")) {
+    std::string re;
+    AppendGoQuoted(req.Param("regexp"), &re);
+    q += " |~ " + re;
+  }
+  auto expr = logql::ParseExpr(q);
+  if (!expr.ok()) return Error(expr.status());
+  if ((*expr)->kind != logql::Expr::Kind::kLog) {
+    return Error(InvalidArgument("legacy endpoints only support log queries"));
+  }
+  engine::QueryParams qp;
+  qp.expr = *expr;
+  qp.start = params->start;
+  qp.end = params->end;
+  qp.forward = params->forward;
+  qp.limit = static_cast<size_t>(std::min(params->limit, config_.limits_config.max_entries_limit_per_query));
+  querier::TenantQuerier tq(db_.get(), registry_.get(), *tenant);
+  auto result = engine_->Query(&tq, qp);
+  if (!result.ok()) return Error(result.status());
+  std::string out = "{\"streams\":[";
+  for (size_t i = 0; i < result->streams.size(); ++i) {
+    const auto& s = result->streams[i];
+    if (i) out += ",";
+    out += "{\"labels\":";
+    AppendJsonString(s.labels.ToString(), &out);
+    out += ",\"entries\":[";
+    for (size_t j = 0; j < s.entries.size(); ++j) {
+      if (j) out += ",";
+      out += "{\"ts\":";
+      AppendJsonString(FormatRFC3339Nano(s.entries[j].ts), &out);
+      out += ",\"line\":";
+      AppendJsonString(s.entries[j].line, &out);
+      out += "}";
+    }
+    out += "]}";
+  }
+  out += "]}\n";
+  return HttpResponse::Json(std::move(out));
+}
+
+HttpResponse StoreServer::HandleFormatQuery(HttpRequest& req) {
+  auto expr = logql::ParseExpr(req.Param("query"));
+  if (!expr.ok()) {
+    std::string body = "{\"status\":\"invalid-query\",\"error\":";
+    AppendJsonString(expr.status().message(), &body);
+    body += "}\n";
+    return HttpResponse::Json(std::move(body), 400);
+  }
+  std::string body = "{\"status\":\"success\",\"data\":";
+  AppendJsonString(logql::ToString(**expr), &body);
+  body += "}\n";
+  return HttpResponse::Json(std::move(body));
+}
+
+HttpResponse StoreServer::HandleVolume(HttpRequest& req, bool range) {
+  auto tenant = ResolveTenant(config_.auth_enabled, req.Header("X-Scope-OrgID"), true);
+  if (!tenant.ok()) return Error(tenant.status());
   int64_t start, end;
   Status st = ParseBounds(req, clock_->NowNanos(), &start, &end);
   if (!st.ok()) return Error(st);
-  if (end < start) return Error(InvalidArgument("end timestamp must not be before or equal to start time"));
+  auto matchers = logql::ParseSelector(req.Param("query"));
+  if (!matchers.ok()) return Error(matchers.status());
   int limit = 100;
   if (req.HasParam("limit")) {
-    char* e = nullptr;
-    std::string v = req.Param("limit");
-    long n = std::strtol(v.c_str(), &e, 10);
-    if (v.empty() || *e) return Error(InvalidArgument("strconv.Atoi: parsing \"" + v + "\": invalid syntax"));
-    if (n <= 0) return Error(InvalidArgument("limit must be a positive value"));
-    if (n > limits.max_entries_limit_per_query) {
-      return Error(InvalidArgument(fmt::format("max entries limit per query exceeded, limit > max_entries_limit ({} > {})",
-                                               n, limits.max_entries_limit_per_query)));
-    }
-    limit = static_cast<int>(n);
+    limit = std::atoi(req.Param("limit").c_str());
+    if (limit < 0) return Error(InvalidArgument("limit must be a positive value"));
+    if (limit == 0) limit = 100;
   }
-  bool forward = false;
-  if (req.HasParam("direction")) {
-    std::string d = req.Param("direction");
-    std::string up;
-    for (char c : d) up += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    if (up == "FORWARD") forward = true;
-    else if (up != "BACKWARD") return Error(InvalidArgument("invalid direction '" + d + "'"));
-  }
-  if (req.HasParam("step")) {
-    auto step = ParseStep(req.Param("step"));
-    if (!step.ok()) return Error(step.status());
-    if (*step <= 0) {
-      return Error(InvalidArgument("zero or negative query resolution step widths are not accepted. Try a positive integer"));
+  std::string aggregate_by = req.HasParam("aggregateBy") ? req.Param("aggregateBy") : "series";
+  if (aggregate_by != "series" && aggregate_by != "labels") return Error(InvalidArgument("invalid aggregation option"));
+  // Grouping labels: targetLabels, else the names in the selector.
+  std::vector<std::string> group;
+  if (req.HasParam("targetLabels") && !req.Param("targetLabels").empty()) {
+    std::string t = req.Param("targetLabels");
+    size_t pos = 0;
+    while (pos <= t.size()) {
+      size_t c = t.find(',', pos);
+      std::string name = t.substr(pos, c == std::string::npos ? std::string::npos : c - pos);
+      if (!name.empty()) group.push_back(name);
+      if (c == std::string::npos) break;
+      pos = c + 1;
     }
-    if ((end - start) / *step > 11000) {
-      return Error(InvalidArgument("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"));
+  } else {
+    for (const Matcher& m : *matchers) {
+      if (std::find(group.begin(), group.end(), m.name()) == group.end()) group.push_back(m.name());
     }
   }
-  if (limits.max_query_length > 0 && end - start > limits.max_query_length) {
-    return Error(InvalidArgument(fmt::format("the query time range exceeds the limit (query length: {}, limit: {})",
-                                             FormatDuration(end - start), FormatDuration(limits.max_query_length))));
+  // Volume is bytes_over_time summed per group, evaluated by the engine (exact, one mechanism).
+  std::string by;
+  for (size_t i = 0; i < group.size(); ++i) by += (i ? "," : "") + group[i];
+  std::string selector = "{";
+  for (size_t i = 0; i < matchers->size(); ++i) selector += (i ? ", " : "") + (*matchers)[i].ToString();
+  selector += "}";
+  const int64_t step = range ? [&]() -> int64_t {
+    if (!req.HasParam("step")) return std::max<int64_t>((end - start) / 250 / kNanosPerSecond, 1) * kNanosPerSecond;
+    auto s = ParseStep(req.Param("step"));
+    return s.ok() ? *s : 0;
+  }() : 0;
+  if (range && step <= 0) return Error(InvalidArgument("zero or negative query resolution step widths are not accepted. Try a positive integer"));
+  const int64_t window = range ? step : std::max<int64_t>(end - start, kNanosPerMilli);
+  // aggregateBy=labels is derived from the per-series result below.
+  const std::string q = "sum by (" + by + ") (bytes_over_time(" + selector + "[" + FormatDuration(window) + "]))";
+  auto expr = logql::ParseExpr(q);
+  if (!expr.ok()) return Error(expr.status());
+  engine::QueryParams qp;
+  qp.expr = *expr;
+  qp.start = range ? start : end;
+  qp.end = end;
+  qp.step = step;
+  qp.instant = !range;
+  querier::TenantQuerier tq(db_.get(), registry_.get(), *tenant);
+  auto result = engine_->Query(&tq, qp);
+  if (!result.ok()) return Error(result.status());
+  if (aggregate_by == "labels") {
+    std::map<std::string, engine::Series> per_name;
+    for (const auto& s : result->series) {
+      for (const Label& l : s.labels) {
+        auto& agg = per_name[l.name];
+        if (agg.labels.empty()) agg.labels.Add(l.name, "");
+        for (const auto& p : s.points) {
+          auto it = std::find_if(agg.points.begin(), agg.points.end(), [&](const engine::Point& x) { return x.t_ms == p.t_ms; });
+          if (it == agg.points.end()) agg.points.push_back(p);
+          else it->v += p.v;
+        }
+      }
+    }
+    result->series.clear();
+    for (auto& [_, s] : per_name) {
+      std::sort(s.points.begin(), s.points.end(), [](const auto& a, const auto& b) { return a.t_ms < b.t_ms; });
+      result->series.push_back(std::move(s));
+    }
   }
-  const std::string q = req.Param("query");
-  if (q.size() > 131072) {
-    return Error(InvalidArgument(fmt::format("parse error : input size too long ({} > {})", q.size(), 131072)));
+  if (!range) {
+    std::stable_sort(result->series.begin(), result->series.end(), [](const engine::Series& a, const engine::Series& b) {
+      if (a.points[0].v != b.points[0].v) return a.points[0].v > b.points[0].v;
+      return a.labels.ToString() < b.labels.ToString();
+    });
   }
-  auto matchers = logql::ParseSelector(q);
-  // Until the LogQL engine lands (issue 3) log queries are stream selectors only; anything
-  // else gets the selector parser's error, which names the position.
+  if (static_cast<int>(result->series.size()) > limit) result->series.resize(static_cast<size_t>(limit));
+  return HttpResponse::Json(EncodeQueryResponse(*result, false));
+}
+
+HttpResponse StoreServer::HandleDetectedLabels(HttpRequest& req) {
+  auto tenant = ResolveTenant(config_.auth_enabled, req.Header("X-Scope-OrgID"), true);
+  if (!tenant.ok()) return Error(tenant.status());
+  int64_t start, end;
+  Status st = ParseBounds(req, clock_->NowNanos(), &start, &end);
+  if (!st.ok()) return Error(st);
+  auto matchers = OptionalSelector(req.Param("query"));
   if (!matchers.ok()) return Error(matchers.status());
-  querier::SelectParams sp;
-  sp.matchers = std::move(matchers).value();
-  sp.start = start;
-  sp.end = end;
-  sp.forward = forward;
-  sp.limit = static_cast<size_t>(limit);
-  auto res = querier_->SelectLogs(*tenant, sp);
-  if (!res.ok()) return Error(res.status());
-  json result = json::array();
-  size_t returned = 0;
-  for (const auto& s : *res) {
-    json values = json::array();
-    for (const auto& e : s.entries) values.push_back(json::array({std::to_string(e.ts), e.line}));
-    returned += s.entries.size();
-    result.push_back({{"stream", LabelsJson(*s.labels)}, {"values", std::move(values)}});
+  std::map<std::string, std::set<std::string>> values;
+  for (const auto& l : querier_->Series(*tenant, {*matchers}, start, end + 1)) {
+    for (const Label& x : *l) values[x.name].insert(x.value);
   }
-  json body = {{"status", "success"},
-               {"data", {{"resultType", "streams"}, {"result", std::move(result)},
-                         {"stats", ZeroStats(clock_->MonotonicNanos() - t0, returned)}}}};
-  return HttpResponse::Json(Dump(body));
+  json arr = json::array();
+  for (const auto& [name, vals] : values) arr.push_back({{"label", name}, {"cardinality", vals.size()}});
+  if (arr.empty()) return HttpResponse::Json("{}\n");
+  return HttpResponse::Json(Dump({{"detectedLabels", arr}}));
+}
+
+HttpResponse StoreServer::HandleDetectedFields(HttpRequest& req, const std::string& field) {
+  auto tenant = ResolveTenant(config_.auth_enabled, req.Header("X-Scope-OrgID"), true);
+  if (!tenant.ok()) return Error(tenant.status());
+  int64_t start, end;
+  Status st = ParseBounds(req, clock_->NowNanos(), &start, &end);
+  if (!st.ok()) return Error(st);
+  int field_limit = 1000, line_limit = 1000;
+  if (req.HasParam("limit")) field_limit = std::max(1, std::atoi(req.Param("limit").c_str()));
+  if (req.HasParam("field_limit")) field_limit = std::max(1, std::atoi(req.Param("field_limit").c_str()));
+  if (req.HasParam("line_limit")) line_limit = std::max(1, std::atoi(req.Param("line_limit").c_str()));
+  auto expr = logql::ParseExpr(req.Param("query"));
+  if (!expr.ok()) return Error(expr.status());
+  if ((*expr)->kind != logql::Expr::Kind::kLog) return Error(InvalidArgument("detected fields need a log query"));
+  engine::QueryParams qp;
+  qp.expr = *expr;
+  qp.start = start;
+  qp.end = end;
+  qp.limit = static_cast<size_t>(line_limit);
+  querier::TenantQuerier tq(db_.get(), registry_.get(), *tenant);
+  auto result = engine_->Query(&tq, qp);
+  if (!result.ok()) return Error(result.status());
+  // Each line is parsed as JSON when it looks like an object, otherwise as logfmt.
+  auto json_stage = logql::ParseLogExpr("{x=\"y\"} | json");
+  auto logfmt_stage = logql::ParseLogExpr("{x=\"y\"} | logfmt");
+  auto json_pl = pipeline::Pipeline::Make((*json_stage)->pipeline);
+  auto logfmt_pl = pipeline::Pipeline::Make((*logfmt_stage)->pipeline);
+  if (!json_pl.ok() || !logfmt_pl.ok()) return Error(Internal("cannot build field parsers"));
+  struct Field {
+    std::set<std::string> values;
+    std::set<std::string> parsers;
+    std::string type;
+  };
+  std::map<std::string, Field> fields;
+  auto type_of = [](const std::string& v) -> std::string {
+    if (v == "true" || v == "false") return "boolean";
+    char* e = nullptr;
+    std::strtoll(v.c_str(), &e, 10);
+    if (!v.empty() && *e == 0) return "int";
+    std::strtod(v.c_str(), &e);
+    if (!v.empty() && *e == 0) return "float";
+    if (ParseDuration(v).ok()) return "duration";
+    if (ParseBytes(v).ok() && !v.empty() && !std::isdigit(static_cast<unsigned char>(v.back()))) return "bytes";
+    return "string";
+  };
+  for (const auto& s : result->streams) {
+    // Parse against the indexed labels only: fields the query itself parsed arrive in
+    // e.parsed and would otherwise clash into `_extracted` names.
+    auto jsp = (*json_pl)->ForStream(s.stream);
+    auto lfp = (*logfmt_pl)->ForStream(s.stream);
+    for (const auto& e : s.entries) {
+      const bool is_json = !e.line.empty() && e.line.find_first_not_of(" \t") != std::string::npos &&
+                           e.line[e.line.find_first_not_of(" \t")] == '{';
+      std::string_view out;
+      const pipeline::ResultLabels* rl = nullptr;
+      std::vector<Label> md;
+      for (const Label& l : e.structured_metadata) md.push_back(l);
+      if (!(is_json ? jsp : lfp)->Process(e.ts, e.line, md, &out, &rl)) continue;
+      std::vector<const Label*> found;  // parsed by the query, then by the detection parser
+      for (const Label& l : e.parsed) found.push_back(&l);
+      if (!rl->labels.Has("__error__")) {
+        for (const Label& l : rl->parsed) found.push_back(&l);
+      }
+      for (const Label* lp : found) {
+        const Label& l = *lp;
+        if (l.name == "__error__" || l.name == "__error_details__") continue;
+        Field& f = fields[l.name];
+        f.values.insert(l.value);
+        f.parsers.insert(is_json ? "json" : "logfmt");
+        std::string t = type_of(l.value);
+        f.type = f.type.empty() || f.type == t ? t : "string";
+      }
+      for (const Label& l : rl->structured_metadata) {
+        Field& f = fields[l.name];
+        f.values.insert(l.value);
+        f.type = f.type.empty() || f.type == type_of(l.value) ? type_of(l.value) : "string";
+      }
+    }
+  }
+  if (!field.empty()) {
+    json vals = json::array();
+    auto it = fields.find(field);
+    if (it != fields.end()) {
+      for (const auto& v : it->second.values) {
+        if (static_cast<int>(vals.size()) >= field_limit) break;
+        vals.push_back(v);
+      }
+    }
+    return HttpResponse::Json(Dump({{"values", vals}, {"limit", field_limit}}));
+  }
+  json arr = json::array();
+  for (const auto& [name, f] : fields) {
+    if (static_cast<int>(arr.size()) >= field_limit) break;
+    json parsers = f.parsers.empty() ? json(nullptr) : json(std::vector<std::string>(f.parsers.begin(), f.parsers.end()));
+    arr.push_back({{"label", name}, {"type", f.type}, {"cardinality", f.values.size()}, {"parsers", parsers}});
+  }
+  return HttpResponse::Json(Dump({{"fields", arr}, {"limit", field_limit}}));
+}
+
+HttpResponse StoreServer::HandleDrilldownLimits(HttpRequest& req) {
+  auto tenant = ResolveTenant(config_.auth_enabled, req.Header("X-Scope-OrgID"), true);
+  if (!tenant.ok()) return Error(tenant.status());
+  const auto& l = config_.limits_config;
+  json limits = {{"discover_log_levels", false},
+                 {"discover_service_name", json::array()},
+                 {"log_level_fields", json::array()},
+                 {"max_entries_limit_per_query", l.max_entries_limit_per_query},
+                 {"max_line_size_truncate", l.max_line_size_truncate},
+                 {"max_query_bytes_read", "0B"},
+                 {"max_query_length", FormatDuration(l.max_query_length)},
+                 {"max_query_lookback", "0s"},
+                 {"max_query_range", "0s"},
+                 {"max_query_series", l.max_query_series},
+                 {"metric_aggregation_enabled", false},
+                 {"pattern_persistence_enabled", false},
+                 {"query_timeout", FormatDuration(l.query_timeout)},
+                 {"retention_period", "0s"},
+                 {"retention_stream", json::array()},
+                 {"volume_enabled", true},
+                 {"volume_max_series", 1000}};
+  return HttpResponse::Json(Dump({{"limits", limits}, {"pattern_ingester_enabled", false}, {"version", LOGQ_VERSION}}));
 }
 
 }  // namespace logq::server

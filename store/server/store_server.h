@@ -28,6 +28,12 @@ class Ingester;
 namespace logq::querier {
 class StoreQuerier;
 }
+namespace logq::engine {
+class Engine;
+}
+namespace logq {
+class WorkerPool;
+}
 
 namespace logq::server {
 
@@ -57,7 +63,13 @@ class StoreServer {
   HttpResponse HandleLabelValues(HttpRequest& req, const std::string& name, bool legacy);
   HttpResponse HandleSeries(HttpRequest& req);
   HttpResponse HandleIndexStats(HttpRequest& req);
-  HttpResponse HandleQueryRange(HttpRequest& req);
+  HttpResponse HandleQuery(HttpRequest& req, bool instant);
+  HttpResponse HandleLegacyQuery(HttpRequest& req);
+  HttpResponse HandleFormatQuery(HttpRequest& req);
+  HttpResponse HandleVolume(HttpRequest& req, bool range);
+  HttpResponse HandleDetectedLabels(HttpRequest& req);
+  HttpResponse HandleDetectedFields(HttpRequest& req, const std::string& field);
+  HttpResponse HandleDrilldownLimits(HttpRequest& req);
   HttpResponse HandleReady();
   HttpResponse HandleBuildInfo();
   void CutterLoop();
@@ -70,6 +82,8 @@ class StoreServer {
   std::unique_ptr<index::Registry> registry_;
   std::unique_ptr<ingest::Ingester> ingester_;
   std::unique_ptr<querier::StoreQuerier> querier_;
+  std::unique_ptr<WorkerPool> query_pool_;
+  std::unique_ptr<engine::Engine> engine_;
   std::atomic<bool> ready_{false};
   std::string not_ready_reason_ = "starting";
   std::mutex mu_;

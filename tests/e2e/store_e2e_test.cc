@@ -152,7 +152,9 @@ TEST_F(ReadApiTest, QueryRangeIsStartInclusiveEndExclusiveInBothDirections) {
   q = QueryRange(*client_, R"({app=~".+"})", At(0, 0), At(9, 0), 1000, "forward");
   ASSERT_TRUE(q.ok()) << q.Describe();
   EXPECT_EQ(q.total, 20u);
-  EXPECT_EQ(q.streams[R"({app="web", env="prod", team="x"})"].at(3),
+  // Loki 3 without categorize-labels merges structured metadata into the stream labels, so
+  // each trace_id is its own stream object.
+  EXPECT_EQ(q.streams[R"({app="web", env="prod", team="x", trace_id="t3"})"].at(0),
             (std::pair<int64_t, std::string>{At(3, 500), "web-prod line 3"}));
   EXPECT_EQ(q.streams[R"({app="db", env="prod"})"].at(4),
             (std::pair<int64_t, std::string>{At(4, 750), "db-prod line 4"}));
@@ -168,8 +170,10 @@ TEST_F(ReadApiTest, QueryRangeLimitIsGlobalAcrossStreams) {
   EXPECT_EQ(q.streams, (std::map<std::string, Entries>{
                            {R"({app="db", env="prod"})",
                             {{At(4, 750), "db-prod line 4"}, {At(3, 750), "db-prod line 3"}}},
-                           {R"({app="web", env="prod", team="x"})",
-                            {{At(4, 500), "web-prod line 4"}, {At(3, 500), "web-prod line 3"}}},
+                           {R"({app="web", env="prod", team="x", trace_id="t4"})",
+                            {{At(4, 500), "web-prod line 4"}}},
+                           {R"({app="web", env="prod", team="x", trace_id="t3"})",
+                            {{At(3, 500), "web-prod line 3"}}},
                            {R"({app="api", env="prod"})", {{At(4, 0), "api-prod line 4"}}}}));
   // Forward, 4 oldest: api 0.0, web 0.5, db 0.75, api 1.0.
   q = QueryRange(*client_, R"({env="prod"})", At(0, 0), At(9, 0), 4, "forward");
@@ -178,7 +182,7 @@ TEST_F(ReadApiTest, QueryRangeLimitIsGlobalAcrossStreams) {
             (std::map<std::string, Entries>{
                 {R"({app="api", env="prod"})",
                  {{At(0, 0), "api-prod line 0"}, {At(1, 0), "api-prod line 1"}}},
-                {R"({app="web", env="prod", team="x"})", {{At(0, 500), "web-prod line 0"}}},
+                {R"({app="web", env="prod", team="x", trace_id="t0"})", {{At(0, 500), "web-prod line 0"}}},
                 {R"({app="db", env="prod"})", {{At(0, 750), "db-prod line 0"}}}}));
   // limit=1 across all four streams: only the newest line of all.
   q = QueryRange(*client_, R"({app=~".+"})", At(0, 0), At(9, 0), 1, "backward");
