@@ -50,9 +50,15 @@ echo
 echo "== values:   GET /loki/api/v1/label/namespace/values"
 curl -s "$ADDR/loki/api/v1/label/namespace/values"
 echo
-echo '== query:    {namespace="shop", container="checkout"} (newest 5)'
-curl -s -G "$ADDR/loki/api/v1/query_range" --data-urlencode 'query={namespace="shop", container="checkout"}' \
-  --data-urlencode limit=5 | head -c 2000
+echo '== query:    {namespace="shop", container="checkout"} | json | level="error"'
+curl -s -G "$ADDR/loki/api/v1/query_range" \
+  --data-urlencode 'query={namespace="shop", container="checkout"} | json | level="error"' \
+  --data-urlencode limit=5 | head -c 1500
+echo
+echo
+echo '== metric:   sum by (namespace) (count_over_time({namespace=~".+"}[1h]))'
+curl -s -G "$ADDR/loki/api/v1/query" \
+  --data-urlencode 'query=sum by (namespace) (count_over_time({namespace=~".+"}[1h]))' | head -c 1500
 echo
 
 if [ "$MODE" = serve ]; then

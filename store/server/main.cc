@@ -31,8 +31,9 @@ Flags:
                           -auth-enabled=true
                           -limits-config.ingestion-rate-mb=16
 
-Endpoints: POST /loki/api/v1/push; GET /loki/api/v1/{labels,label/<name>/values,series,
-query_range,index/stats,status/buildinfo}; /ready; /metrics; /config;
+Endpoints: POST /loki/api/v1/push; GET /loki/api/v1/{query,query_range,labels,label/<name>/values,series,
+index/stats,index/volume,detected_labels,detected_fields,format_query,status/buildinfo};
+/ready; /metrics; /config;
 POST /flush (cut every stream head into chunks now).
 Reference: docs/configuration.md, docs/api.md.
 )";
