@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <map>
@@ -38,6 +39,44 @@ void AddStats(ReadStats* into, const ReadStats& s) {
 
 // ---- log queries -------------------------------------------------------------------------
 
+// The global first-`limit` timestamps seen so far across all streams of a log query. Once
+// full, an entry beyond its bound (in query direction) cannot be in the result, and since
+// each stream yields entries in direction order, that stream can stop.
+class Cutoff {
+ public:
+  Cutoff(size_t limit, bool forward) : limit_(limit), forward_(forward) {}
+
+  // True if `ts` can no longer make the result (ties still can).
+  bool Beyond(int64_t ts) const {
+    if (!full_.load(std::memory_order_acquire)) return false;
+    const int64_t b = bound_.load(std::memory_order_acquire);
+    return forward_ ? ts > b : ts < b;
+  }
+
+  void Add(int64_t ts) {
+    std::lock_guard<std::mutex> l(mu_);
+    heap_.push_back(ts);
+    auto worse_first = [this](int64_t a, int64_t b) { return forward_ ? a < b : a > b; };
+    std::push_heap(heap_.begin(), heap_.end(), worse_first);
+    if (heap_.size() > limit_) {
+      std::pop_heap(heap_.begin(), heap_.end(), worse_first);
+      heap_.pop_back();
+    }
+    if (heap_.size() == limit_) {
+      bound_.store(heap_.front(), std::memory_order_release);
+      full_.store(true, std::memory_order_release);
+    }
+  }
+
+ private:
+  const size_t limit_;
+  const bool forward_;
+  std::mutex mu_;
+  std::vector<int64_t> heap_;  // the worst kept timestamp on top
+  std::atomic<int64_t> bound_{0};
+  std::atomic<bool> full_{false};
+};
+
 struct Collected {
   int64_t ts;
   std::string line;
@@ -59,6 +98,7 @@ Result<QueryResult> RunLogQuery(WorkerPool* pool, Querier* querier, const logql:
   std::vector<std::vector<Collected>> collected(n);
   std::vector<Status> errors(n);
   std::vector<uint64_t> lines(n, 0), bytes(n, 0);
+  Cutoff cutoff(p.limit, p.forward);
   pool->ParallelFor(n, [&](size_t i) {
     pipelines[i] = pl->ForStream(sources[i]->labels());
     auto& out = collected[i];
@@ -70,11 +110,13 @@ Result<QueryResult> RunLogQuery(WorkerPool* pool, Querier* querier, const logql:
                                         timed_out = true;
                                         return false;
                                       }
+                                      if (cutoff.Beyond(ts)) return false;
                                       bytes[i] += line.size();
                                       std::string_view out_line;
                                       const pipeline::ResultLabels* rl = nullptr;
                                       if (!pipelines[i]->Process(ts, line, md, &out_line, &rl)) return true;
                                       out.push_back({ts, std::string(out_line), rl});
+                                      cutoff.Add(ts);
                                       return out.size() < p.limit;
                                     });
     lines[i] = seen;
