@@ -382,9 +382,6 @@ Result<StepValue> StepEvaluator::EvalRange(const logql::RangeAggregationExpr& r)
     }
     if (any) out.series.push_back(std::move(ss));
   }
-  if (static_cast<int>(out.series.size()) > max_series_) {
-    return InvalidArgument(fmt::format("maximum of series ({}) reached for a single query", max_series_));
-  }
   return out;
 }
 
