@@ -328,7 +328,8 @@ class JsonParserPlan final : public Stage, public EarlyCheckable {
         default:
           v = value;
       }
-      if (seen_.TestAndSet(name, hash)) return json::Error::kNone;
+      // Names outside the cache live in a reused slot: keep a copy for the rest of the line.
+      if (seen_.TestAndSet(e.cached ? std::string_view(name) : seen_.Keep(name), hash)) return json::Error::kNone;
       lbs_->Set(LabelCategory::kParsed, name, v);
       if (!p->checks_.empty() && !PassesEarlyChecks(p->checks_, name, v)) {
         rejected_ = true;
@@ -457,7 +458,7 @@ class LogfmtParserPlan final : public Stage, public EarlyCheckable {
         if (!p->keep_empty_ && val.empty()) continue;
         size_t hash;
         const std::string& name = FinalName(*e, *lbs, &hash);
-        if (seen.TestAndSet(name, hash)) continue;
+        if (seen.TestAndSet(e->cached ? std::string_view(name) : seen.Keep(name), hash)) continue;
         lbs->Set(LabelCategory::kParsed, name, val);
         if (!p->checks_.empty() && !PassesEarlyChecks(p->checks_, name, val)) return false;
       }

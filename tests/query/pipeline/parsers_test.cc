@@ -289,6 +289,18 @@ TEST(ParserStateTest, StructuredMetadataClashIsDecidedPerLine) {
   EXPECT_EQ(testing::Feed(sp.get(), "a=1").labels, R"({a="1"})");
 }
 
+TEST(ParserStateTest, NamesBeyondTheInternCacheStillWork) {
+  auto p = MakePipeline("| logfmt");
+  ASSERT_TRUE(p.ok());
+  auto sp = (*p)->ForStream(testing::L("{}"));
+  std::string warm;
+  for (int i = 0; i < 1100; ++i) warm += "w" + std::to_string(i) + "=1 ";
+  ASSERT_TRUE(testing::Feed(sp.get(), warm).kept);
+  // Keys now miss the full cache; the first value of a repeated key still wins.
+  auto out = testing::Feed(sp.get(), "x1=a x2=b x1=c x3=d x2=e");
+  EXPECT_EQ(out.labels, R"({x1="a", x2="b", x3="d"})");
+}
+
 TEST(ParserStateTest, LabelsDoNotLeakBetweenLines) {
   auto p = MakePipeline("| json");
   ASSERT_TRUE(p.ok());
