@@ -2,6 +2,10 @@
 
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace logq::pipeline {
 namespace {
 
@@ -222,6 +226,29 @@ bool IpMatcher::Contains(const IpAddr& ip) const {
   return false;
 }
 
+namespace {
+
+// First '.' or ':' at or after `from`, or npos.
+size_t FindSeparator(std::string_view s, size_t from) {
+  const char* p = s.data();
+  size_t i = from;
+#if defined(__SSE2__)
+  const __m128i dot = _mm_set1_epi8('.');
+  const __m128i colon = _mm_set1_epi8(':');
+  for (; i + 16 <= s.size(); i += 16) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const int mask = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(b, dot), _mm_cmpeq_epi8(b, colon)));
+    if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+  }
+#endif
+  for (; i < s.size(); ++i) {
+    if (p[i] == '.' || p[i] == ':') return i;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
 bool IpMatcher::MatchesIn(std::string_view line) const {
   const size_t n = line.size();
   if (n == 0) return false;
@@ -233,18 +260,28 @@ bool IpMatcher::MatchesIn(std::string_view line) const {
     *skip = len;
     return false;
   };
-  for (size_t i = 0; i < n; ++i) {
-    size_t skip = 0;
-    if (i + 3 < n && Ipv4Hint(line.data() + i)) {
-      if (try_at(i, false, &skip)) return true;
-      i += skip;
-      continue;
+  // Loki scans every position; a position can only start a token (both hints) when a '.' or
+  // ':' follows within 4 bytes, so jump from separator to separator and scan the 5 positions
+  // before each, in order.
+  size_t i = 0;
+  while (i < n) {
+    const size_t sep = FindSeparator(line, i);
+    if (sep == std::string_view::npos) return false;
+    size_t j = sep >= 4 && sep - 4 > i ? sep - 4 : i;
+    for (; j <= sep && j < n; ++j) {
+      size_t skip = 0;
+      if (j + 3 < n && Ipv4Hint(line.data() + j)) {
+        if (try_at(j, false, &skip)) return true;
+        j += skip;
+        continue;
+      }
+      if (j + 4 < n && Ipv6Hint(line.data() + j)) {
+        if (try_at(j, true, &skip)) return true;
+        j += skip;
+        continue;
+      }
     }
-    if (i + 4 < n && Ipv6Hint(line.data() + i)) {
-      if (try_at(i, true, &skip)) return true;
-      i += skip;
-      continue;
-    }
+    i = j;
   }
   return false;
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 
 #include "query/pipeline/ip_filter.h"
 #include "query/pipeline/pattern.h"
@@ -167,6 +168,55 @@ TEST(IpMatcherTest, PatternsAndContainment) {
   ASSERT_TRUE(host_bits.ok()) << "netip accepts non-masked prefixes";
   ASSERT_TRUE(ParseIpAddr("192.168.1.200", &a));
   EXPECT_TRUE(host_bits->Contains(a));
+}
+
+// Loki's ipFilter.filter, position by position, as the reference for the skipping scan.
+bool ReferenceMatchesIn(const IpMatcher& m, std::string_view line) {
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  auto hex = [&](char c) { return digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); };
+  auto span = [&](size_t start, bool v6) {
+    size_t k = start;
+    while (k < line.size() && (v6 ? (hex(line[k]) || line[k] == ':' || line[k] == '.') : (digit(line[k]) || line[k] == '.'))) ++k;
+    return k - start;
+  };
+  const size_t n = line.size();
+  for (size_t i = 0; i < n; ++i) {
+    const char* p = line.data() + i;
+    bool v4 = i + 3 < n && digit(p[0]) && (p[1] == '.' || p[2] == '.' || p[3] == '.');
+    bool v6 = !v4 && i + 4 < n &&
+              ((p[0] == ':' && p[1] == ':' && hex(p[2])) || (hex(p[0]) && p[1] == ':') ||
+               (hex(p[0]) && hex(p[1]) && p[2] == ':') || (hex(p[0]) && hex(p[1]) && hex(p[2]) && p[3] == ':') ||
+               (hex(p[0]) && hex(p[1]) && hex(p[2]) && hex(p[3]) && p[4] == ':'));
+    if (!v4 && !v6) continue;
+    const size_t len = span(i, v6);
+    IpAddr a;
+    if (ParseIpAddr(line.substr(i, len), &a) && m.Contains(a)) return true;
+    i += len;
+  }
+  return false;
+}
+
+TEST(IpMatcherTest, SkippingScanAgreesWithLokisPositionScan) {
+  std::mt19937 rng(7);
+  const std::string alphabet = "0123456789abcdef.:x -/";
+  const char* inserts[] = {"10.1.2.3", "192.168.0.1", "::1", "fe80::1", "2001:db8::7", "1.2.3.4:80", "10.0.0.1.5"};
+  std::vector<IpMatcher> matchers;
+  for (const char* pat : {"10.0.0.0/8", "192.168.0.1", "::1", "2001:db8::/32", "1.0.0.0-2.0.0.0"}) {
+    auto m = IpMatcher::Make(pat);
+    ASSERT_TRUE(m.ok());
+    matchers.push_back(std::move(m).value());
+  }
+  for (int iter = 0; iter < 5000; ++iter) {
+    std::string line;
+    const size_t len = rng() % 60;
+    for (size_t k = 0; k < len; ++k) {
+      if (rng() % 12 == 0) line += inserts[rng() % 7];
+      else line += alphabet[rng() % alphabet.size()];
+    }
+    for (const IpMatcher& m : matchers) {
+      EXPECT_EQ(m.MatchesIn(line), ReferenceMatchesIn(m, line)) << line;
+    }
+  }
 }
 
 TEST(PatternTest, MatchesAndNames) {
