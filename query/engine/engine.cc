@@ -172,6 +172,17 @@ Result<QueryResult> RunLogQuery(WorkerPool* pool, Querier* querier, const logql:
     e.parsed = c.labels->parsed;
     result.streams[it->second].entries.push_back(std::move(e));
   }
+  // Loki's frontend orders streams by their label text: ascending for forward queries,
+  // descending for backward ones.
+  std::vector<std::pair<std::string, size_t>> order;
+  for (size_t i = 0; i < result.streams.size(); ++i) order.push_back({result.streams[i].labels.ToString(), i});
+  std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
+    return p.forward ? a.first < b.first : a.first > b.first;
+  });
+  std::vector<LogStream> sorted;
+  sorted.reserve(order.size());
+  for (const auto& [_, i] : order) sorted.push_back(std::move(result.streams[i]));
+  result.streams = std::move(sorted);
   result.stats.entries_returned = all.size();
   return result;
 }

@@ -108,13 +108,28 @@ double AggregateWindow(logql::RangeOp op, const Sample* b, const Sample* e, doub
     case O::kFirstOverTime: return b->v;
     case O::kLastOverTime: return (e - 1)->v;
     case O::kRateCounter: {
-      // Counter increase with resets, divided by the range (no extrapolation).
-      double inc = 0;
-      for (auto* x = b + 1; x < e; ++x) {
-        double d = x->v - (x - 1)->v;
-        inc += d >= 0 ? d : x->v;
+      // Loki's extrapolatedRate(isCounter, isRate): the window is anchored on the samples
+      // (start = first - range, end = last), counter resets are added back, and the
+      // increase is extrapolated towards the zero point of the counter.
+      if (n < 2) return 0;
+      double result = (e - 1)->v - b->v;
+      double last = 0;
+      for (auto* x = b; x != e; ++x) {
+        if (x->v < last) result += last;
+        last = x->v;
       }
-      return inc / range_s;
+      const double to_start = range_s;
+      const double to_end = 0;
+      const double sampled = static_cast<double>((e - 1)->ts - b->ts) / 1e9;
+      const double avg_gap = sampled / static_cast<double>(n - 1);
+      double start_gap = to_start;
+      if (result > 0 && b->v >= 0) start_gap = std::min(start_gap, sampled * (b->v / result));
+      const double threshold = avg_gap * 1.1;
+      double interval = sampled;
+      interval += start_gap < threshold ? start_gap : avg_gap / 2;
+      interval += to_end < threshold ? to_end : avg_gap / 2;
+      if (sampled == 0) return 0;
+      return result * (interval / sampled) / range_s;
     }
     case O::kAbsentOverTime: return 1;
   }
@@ -717,8 +732,13 @@ Result<QueryResult> StepEvaluator::Run() {
       return desc ? a.points[0].v > b.points[0].v : a.points[0].v < b.points[0].v;
     });
   } else {
-    std::sort(r.series.begin(), r.series.end(),
-              [](const Series& a, const Series& b) { return a.labels.ToString() < b.labels.ToString(); });
+    // Prometheus' labels.Compare: pairwise by name then value; a prefix (e.g. {}) first.
+    std::sort(r.series.begin(), r.series.end(), [](const Series& a, const Series& b) {
+      return std::lexicographical_compare(a.labels.begin(), a.labels.end(), b.labels.begin(), b.labels.end(),
+                                          [](const Label& x, const Label& y) {
+                                            return x.name != y.name ? x.name < y.name : x.value < y.value;
+                                          });
+    });
   }
   if (static_cast<int>(r.series.size()) > max_series_) {
     return InvalidArgument(fmt::format("maximum of series ({}) reached for a single query", max_series_));

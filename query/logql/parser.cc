@@ -339,7 +339,11 @@ class Parser {
     if (op == RangeOp::kQuantileOverTime && !agg->param) return Err(fn, "parameter required for operation " + fn.text);
     if (op != RangeOp::kQuantileOverTime && agg->param) return Err(fn, "unsupported parameter for operation " + fn.text);
     if (agg->grouping) {
-      const bool grouping_ok = unwrap_ops && op != RangeOp::kRateCounter;
+      // Loki allows grouping only where the unwrapped values are aggregated per group.
+      const bool grouping_ok = op == RangeOp::kAvgOverTime || op == RangeOp::kStddevOverTime ||
+                               op == RangeOp::kStdvarOverTime || op == RangeOp::kQuantileOverTime ||
+                               op == RangeOp::kMinOverTime || op == RangeOp::kMaxOverTime ||
+                               op == RangeOp::kFirstOverTime || op == RangeOp::kLastOverTime;
       if (!grouping_ok) return Err(fn, "grouping not allowed for " + fn.text + " aggregation");
     }
     if (agg->range_ns <= 0) return Err(fn, "invalid range: must be positive");

@@ -14,6 +14,33 @@ std::string_view MatchTypeString(MatchType t) {
   return "?";
 }
 
+// Go's regexp error text ("error parsing regexp: missing closing ): `(a`") for a pattern
+// that RE2 rejects, without the anchoring wrapper logq adds.
+static std::string RegexError(const std::string& pattern) {
+  RE2::Options opts;
+  opts.set_log_errors(false);
+  RE2 raw(pattern, opts);
+  const char* what = "invalid regular expression";
+  switch (raw.error_code()) {
+    case RE2::ErrorMissingParen: what = "missing closing )"; break;
+    case RE2::ErrorUnexpectedParen: what = "unexpected )"; break;
+    case RE2::ErrorMissingBracket: what = "missing closing ]"; break;
+    case RE2::ErrorBadEscape: what = "invalid escape sequence"; break;
+    case RE2::ErrorBadCharClass: what = "invalid character class"; break;
+    case RE2::ErrorBadCharRange: what = "invalid character class range"; break;
+    case RE2::ErrorRepeatArgument: what = "missing argument to repetition operator"; break;
+    case RE2::ErrorRepeatSize: what = "invalid repeat count"; break;
+    case RE2::ErrorRepeatOp: what = "invalid nested repetition operator"; break;
+    case RE2::ErrorBadPerlOp: what = "invalid or unsupported Perl syntax"; break;
+    case RE2::ErrorBadUTF8: what = "invalid UTF-8"; break;
+    case RE2::ErrorBadNamedCapture: what = "invalid named capture"; break;
+    case RE2::ErrorPatternTooLarge: what = "expression too large"; break;
+    default: break;
+  }
+  std::string arg = raw.ok() ? pattern : raw.error_arg();
+  return std::string("error parsing regexp: ") + what + ": `" + arg + "`";
+}
+
 Result<Matcher> Matcher::Make(MatchType type, std::string name, std::string value) {
   Matcher m;
   m.type_ = type;
@@ -24,9 +51,7 @@ Result<Matcher> Matcher::Make(MatchType type, std::string name, std::string valu
     opts.set_log_errors(false);
     opts.set_dot_nl(true);
     auto re = std::make_shared<RE2>("^(?:" + m.value_ + ")$", opts);
-    if (!re->ok()) {
-      return InvalidArgument("error parsing regexp: " + re->error() + ": `" + m.value_ + "`");
-    }
+    if (!re->ok()) return InvalidArgument(RegexError(m.value_));
     m.re_ = std::move(re);
   }
   return m;

@@ -111,11 +111,14 @@ Result<IndexStats> StoreQuerier::Stats(std::string_view tenant, const std::vecto
       st.bytes += r.raw_bytes;
       st.entries += r.entries;
     }
+    uint64_t head_entries = 0;
     RETURN_IF_ERROR(reader->ScanHead(tenant, s.fp, start, end, [&](const index::HeadRecord& r) {
-      st.entries++;
+      head_entries++;
       st.bytes += r.value.size() - 1;
       return true;
     }));
+    st.entries += head_entries;
+    if (head_entries > 0) st.chunks++;  // the head counts as one (open) chunk, as in Loki
   }
   return st;
 }

@@ -74,13 +74,13 @@ const ExtractCase kCases[] = {
      R"({__error__="JSONParserErr", __error_details__="Value looks like object, but can't find closing '}' symbol", app="a"})"},
     {"unwrap_float_drops_the_label", R"(sum_over_time({app="a"} | logfmt | unwrap latency [1m]))", R"({app="a"})",
      "latency=1.5 x=y", true, 1.5, R"({app="a", x="y"})"},
-    {"unwrap_by", R"(sum_over_time({app="a"} | logfmt | unwrap latency [1m]) by (x))", R"({app="a"})",
+    {"unwrap_by", R"(max_over_time({app="a"} | logfmt | unwrap latency [1m]) by (x))", R"({app="a"})",
      "latency=2 x=y z=w", true, 2, R"({x="y"})"},
     {"unwrap_by_stream_label", R"(max_over_time({app="a"} | logfmt | unwrap latency [1m]) by (app, nope))",
      R"({app="a", env="p"})", "latency=2 x=y", true, 2, R"({app="a"})"},
-    {"unwrap_without", R"(sum_over_time({app="a"} | logfmt | unwrap latency [1m]) without (x))",
+    {"unwrap_without", R"(max_over_time({app="a"} | logfmt | unwrap latency [1m]) without (x))",
      R"({app="a", env="p"})", "latency=3 x=y z=w", true, 3, R"({app="a", env="p", z="w"})"},
-    {"unwrap_by_nothing", R"(sum_over_time({app="a"} | logfmt | unwrap latency [1m]) by ())", R"({app="a"})",
+    {"unwrap_by_nothing", R"(max_over_time({app="a"} | logfmt | unwrap latency [1m]) by ())", R"({app="a"})",
      "latency=3 x=y", true, 3, "{}"},
     {"unwrap_stream_label", R"(avg_over_time({app="a"} | unwrap n [1m]))", R"({app="a", n="7"})", "x", true, 7,
      R"({app="a"})"},
@@ -99,7 +99,7 @@ const ExtractCase kCases[] = {
      "latency= x=1", false, 0, ""},
     // A conversion failure keeps the sample (value 0) with the error and all labels, so the
     // engine can report Loki's pipeline error.
-    {"unwrap_conversion_error", R"(sum_over_time({app="a"} | logfmt | unwrap latency [1m]) by (x))", R"({app="a"})",
+    {"unwrap_conversion_error", R"(max_over_time({app="a"} | logfmt | unwrap latency [1m]) by (x))", R"({app="a"})",
      "latency=abc x=y", true, 0,
      R"({__error__="SampleExtractionErr", __error_details__="strconv.ParseFloat: parsing \"abc\": invalid syntax", app="a", latency="abc", x="y"})"},
     {"unwrap_duration_error", R"(sum_over_time({app="a"} | logfmt | unwrap duration(d) [1m]))", "{}", "d=5", true, 0,
@@ -154,7 +154,7 @@ TEST(SampleExtractorBuildTest, RequiredLiteralsComeFromTheLogPipeline) {
 }
 
 TEST(SampleExtractorStateTest, SeriesLabelsAreStablePointers) {
-  auto ex = MakeExtractor(R"(sum_over_time({app="a"} | logfmt | unwrap v [1m]) by (level))");
+  auto ex = MakeExtractor(R"(max_over_time({app="a"} | logfmt | unwrap v [1m]) by (level))");
   ASSERT_TRUE(ex.ok());
   auto se = (*ex)->ForStream(L(R"({app="a"})"));
   Sample a = Extract(se.get(), "v=1 level=info id=1");
