@@ -4,6 +4,8 @@
 // error texts.
 #include "query/pipeline/template_funcs.h"
 
+#include "query/pipeline/go_compat.h"
+
 #include <re2/re2.h>
 
 #include <algorithm>
@@ -1668,121 +1670,13 @@ FN(FnBytes) {
   return Fail(env, "unhandled size name: " + extra);
 }
 
-std::string TimeQuote(std::string_view s) {
-  std::string q = "\"";
-  for (size_t i = 0; i < s.size();) {
-    uint32_t r;
-    int w = DecodeRune(s, i, &r);
-    if (w == 1 && r == 0xFFFD) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      q += "\\x";
-      q.push_back(kHex[static_cast<unsigned char>(s[i]) >> 4]);
-      q.push_back(kHex[static_cast<unsigned char>(s[i]) & 15]);
-    } else {
-      if (r == '"' || r == '\\') q.push_back('\\');
-      q.append(s.substr(i, static_cast<size_t>(w)));
-    }
-    i += static_cast<size_t>(w);
-  }
-  q.push_back('"');
-  return q;
-}
 
-bool ParseGoDuration(std::string_view orig, int64_t* out, std::string* err) {
-  std::string_view s = orig;
-  uint64_t d = 0;
-  bool neg = false;
-  auto invalid = [&] {
-    *err = "time: invalid duration " + TimeQuote(orig);
-    return false;
-  };
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
-    neg = s[0] == '-';
-    s.remove_prefix(1);
-  }
-  if (s == "0") {
-    *out = 0;
-    return true;
-  }
-  if (s.empty()) return invalid();
-  constexpr uint64_t kMax = uint64_t{1} << 63;
-  while (!s.empty()) {
-    uint64_t v = 0, f = 0;
-    double scale = 1;
-    if (!(s[0] == '.' || (s[0] >= '0' && s[0] <= '9'))) return invalid();
-    size_t i = 0;
-    for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
-      if (v > kMax / 10) return invalid();
-      v = v * 10 + static_cast<uint64_t>(s[i] - '0');
-      if (v > kMax) return invalid();
-    }
-    bool pre = i > 0;
-    s.remove_prefix(i);
-    bool post = false;
-    if (!s.empty() && s[0] == '.') {
-      s.remove_prefix(1);
-      size_t j = 0;
-      bool overflow = false;
-      for (; j < s.size() && s[j] >= '0' && s[j] <= '9'; ++j) {
-        if (overflow) continue;
-        if (f > (kMax - 1) / 10) {
-          overflow = true;
-          continue;
-        }
-        uint64_t y = f * 10 + static_cast<uint64_t>(s[j] - '0');
-        if (y > kMax) {
-          overflow = true;
-          continue;
-        }
-        f = y;
-        scale *= 10;
-      }
-      post = j > 0;
-      s.remove_prefix(j);
-    }
-    if (!pre && !post) return invalid();
-    size_t u = 0;
-    while (u < s.size() && s[u] != '.' && !(s[u] >= '0' && s[u] <= '9')) ++u;
-    if (u == 0) {
-      *err = "time: missing unit in duration " + TimeQuote(orig);
-      return false;
-    }
-    std::string_view unit_s = s.substr(0, u);
-    s.remove_prefix(u);
-    uint64_t unit = 0;
-    if (unit_s == "ns") unit = 1;
-    else if (unit_s == "us" || unit_s == "\xC2\xB5s" || unit_s == "\xCE\xBCs") unit = 1000;
-    else if (unit_s == "ms") unit = 1000000;
-    else if (unit_s == "s") unit = 1000000000;
-    else if (unit_s == "m") unit = 60000000000ULL;
-    else if (unit_s == "h") unit = 3600000000000ULL;
-    if (unit == 0) {
-      *err = "time: unknown unit " + TimeQuote(unit_s) + " in duration " + TimeQuote(orig);
-      return false;
-    }
-    if (v > kMax / unit) return invalid();
-    v *= unit;
-    if (f > 0) {
-      v += static_cast<uint64_t>(static_cast<double>(f) * (static_cast<double>(unit) / scale));
-      if (v > kMax) return invalid();
-    }
-    d += v;
-    if (d > kMax) return invalid();
-  }
-  if (neg) {
-    *out = static_cast<int64_t>(0 - d);
-    return true;
-  }
-  if (d > kMax - 1) return invalid();
-  *out = static_cast<int64_t>(d);
-  return true;
-}
 
 FN(FnDuration) {
   UNUSED_ARGS;
   int64_t ns = 0;
   std::string err;
-  if (!ParseGoDuration(a[0].s, &ns, &err)) return Fail(env, err);
+  if (!gocompat::ParseDuration(a[0].s, &ns, &err)) return Fail(env, err);
   int64_t sec = ns / 1000000000, nsec = ns % 1000000000;
   *out = Value::Float(static_cast<double>(sec) + static_cast<double>(nsec) / 1e9);
   return true;
