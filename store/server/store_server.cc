@@ -374,38 +374,42 @@ HttpResponse StoreServer::HandlePush(HttpRequest& req, bool legacy) {
   return HttpResponse::NoContent();
 }
 
+Result<StoreServer::ReadScope> StoreServer::ParseReadScope(const HttpRequest& req) const {
+  ReadScope scope;
+  ASSIGN_OR_RETURN(scope.tenant, ResolveTenant(config_.auth_enabled, req.Header("X-Scope-OrgID"), true));
+  RETURN_IF_ERROR(ParseBounds(req, clock_->NowNanos(), &scope.start, &scope.end));
+  return scope;
+}
+
 HttpResponse StoreServer::HandleLabels(HttpRequest& req, bool legacy) {
-  auto tenant = ResolveTenant(config_.auth_enabled, req.Header("X-Scope-OrgID"), true);
-  if (!tenant.ok()) return Error(tenant.status());
-  int64_t start, end;
-  Status st = ParseBounds(req, clock_->NowNanos(), &start, &end);
-  if (!st.ok()) return Error(st);
+  auto scope = ParseReadScope(req);
+  if (!scope.ok()) return Error(scope.status());
+  const std::string& tenant = scope->tenant;
+  const int64_t start = scope->start, end = scope->end;
   auto matchers = OptionalSelector(req.Param("query"));
   if (!matchers.ok()) return Error(matchers.status());
-  auto names = querier_->LabelNames(*tenant, *matchers, start, end + 1);
+  auto names = querier_->LabelNames(tenant, *matchers, start, end + 1);
   if (legacy) return HttpResponse::Json(Dump({{"values", names}}));
   return HttpResponse::Json(Dump({{"status", "success"}, {"data", names}}));
 }
 
 HttpResponse StoreServer::HandleLabelValues(HttpRequest& req, const std::string& name, bool legacy) {
-  auto tenant = ResolveTenant(config_.auth_enabled, req.Header("X-Scope-OrgID"), true);
-  if (!tenant.ok()) return Error(tenant.status());
-  int64_t start, end;
-  Status st = ParseBounds(req, clock_->NowNanos(), &start, &end);
-  if (!st.ok()) return Error(st);
+  auto scope = ParseReadScope(req);
+  if (!scope.ok()) return Error(scope.status());
+  const std::string& tenant = scope->tenant;
+  const int64_t start = scope->start, end = scope->end;
   auto matchers = OptionalSelector(req.Param("query"));
   if (!matchers.ok()) return Error(matchers.status());
-  auto values = querier_->LabelValues(*tenant, name, *matchers, start, end + 1);
+  auto values = querier_->LabelValues(tenant, name, *matchers, start, end + 1);
   if (legacy) return HttpResponse::Json(Dump({{"values", values}}));
   return HttpResponse::Json(Dump({{"status", "success"}, {"data", values}}));
 }
 
 HttpResponse StoreServer::HandleSeries(HttpRequest& req) {
-  auto tenant = ResolveTenant(config_.auth_enabled, req.Header("X-Scope-OrgID"), true);
-  if (!tenant.ok()) return Error(tenant.status());
-  int64_t start, end;
-  Status st = ParseBounds(req, clock_->NowNanos(), &start, &end);
-  if (!st.ok()) return Error(st);
+  auto scope = ParseReadScope(req);
+  if (!scope.ok()) return Error(scope.status());
+  const std::string& tenant = scope->tenant;
+  const int64_t start = scope->start, end = scope->end;
   std::vector<std::string> raw = req.Params("match[]");
   for (auto& m : req.Params("match")) raw.push_back(m);
   std::vector<std::vector<Matcher>> selectors;
@@ -420,19 +424,18 @@ HttpResponse StoreServer::HandleSeries(HttpRequest& req) {
     selectors.push_back(std::move(ms).value());
   }
   json data = json::array();
-  for (const auto& l : querier_->Series(*tenant, selectors, start, end + 1)) data.push_back(LabelsJson(*l));
+  for (const auto& l : querier_->Series(tenant, selectors, start, end + 1)) data.push_back(LabelsJson(*l));
   return HttpResponse::Json(Dump({{"status", "success"}, {"data", data}}));
 }
 
 HttpResponse StoreServer::HandleIndexStats(HttpRequest& req) {
-  auto tenant = ResolveTenant(config_.auth_enabled, req.Header("X-Scope-OrgID"), true);
-  if (!tenant.ok()) return Error(tenant.status());
-  int64_t start, end;
-  Status st = ParseBounds(req, clock_->NowNanos(), &start, &end);
-  if (!st.ok()) return Error(st);
+  auto scope = ParseReadScope(req);
+  if (!scope.ok()) return Error(scope.status());
+  const std::string& tenant = scope->tenant;
+  const int64_t start = scope->start, end = scope->end;
   auto matchers = logql::ParseSelector(req.Param("query"));
   if (!matchers.ok()) return Error(matchers.status());
-  auto stats = querier_->Stats(*tenant, *matchers, start, end + 1);
+  auto stats = querier_->Stats(tenant, *matchers, start, end + 1);
   if (!stats.ok()) return Error(stats.status());
   return HttpResponse::Json(Dump(
       {{"streams", stats->streams}, {"chunks", stats->chunks}, {"bytes", stats->bytes}, {"entries", stats->entries}}));
@@ -604,11 +607,10 @@ HttpResponse StoreServer::HandleFormatQuery(HttpRequest& req) {
 }
 
 HttpResponse StoreServer::HandleVolume(HttpRequest& req, bool range) {
-  auto tenant = ResolveTenant(config_.auth_enabled, req.Header("X-Scope-OrgID"), true);
-  if (!tenant.ok()) return Error(tenant.status());
-  int64_t start, end;
-  Status st = ParseBounds(req, clock_->NowNanos(), &start, &end);
-  if (!st.ok()) return Error(st);
+  auto scope = ParseReadScope(req);
+  if (!scope.ok()) return Error(scope.status());
+  const std::string& tenant = scope->tenant;
+  const int64_t start = scope->start, end = scope->end;
   auto matchers = logql::ParseSelector(req.Param("query"));
   if (!matchers.ok()) return Error(matchers.status());
   int limit = 100;
@@ -659,7 +661,7 @@ HttpResponse StoreServer::HandleVolume(HttpRequest& req, bool range) {
   qp.end = end;
   qp.step = step;
   qp.instant = !range;
-  querier::TenantQuerier tq(db_.get(), registry_.get(), *tenant);
+  querier::TenantQuerier tq(db_.get(), registry_.get(), tenant);
   auto result = engine_->Query(&tq, qp);
   if (!result.ok()) return Error(result.status());
   if (aggregate_by == "labels") {
@@ -692,15 +694,14 @@ HttpResponse StoreServer::HandleVolume(HttpRequest& req, bool range) {
 }
 
 HttpResponse StoreServer::HandleDetectedLabels(HttpRequest& req) {
-  auto tenant = ResolveTenant(config_.auth_enabled, req.Header("X-Scope-OrgID"), true);
-  if (!tenant.ok()) return Error(tenant.status());
-  int64_t start, end;
-  Status st = ParseBounds(req, clock_->NowNanos(), &start, &end);
-  if (!st.ok()) return Error(st);
+  auto scope = ParseReadScope(req);
+  if (!scope.ok()) return Error(scope.status());
+  const std::string& tenant = scope->tenant;
+  const int64_t start = scope->start, end = scope->end;
   auto matchers = OptionalSelector(req.Param("query"));
   if (!matchers.ok()) return Error(matchers.status());
   std::map<std::string, std::set<std::string>> values;
-  for (const auto& l : querier_->Series(*tenant, {*matchers}, start, end + 1)) {
+  for (const auto& l : querier_->Series(tenant, {*matchers}, start, end + 1)) {
     for (const Label& x : *l) values[x.name].insert(x.value);
   }
   json arr = json::array();
@@ -710,11 +711,10 @@ HttpResponse StoreServer::HandleDetectedLabels(HttpRequest& req) {
 }
 
 HttpResponse StoreServer::HandleDetectedFields(HttpRequest& req, const std::string& field) {
-  auto tenant = ResolveTenant(config_.auth_enabled, req.Header("X-Scope-OrgID"), true);
-  if (!tenant.ok()) return Error(tenant.status());
-  int64_t start, end;
-  Status st = ParseBounds(req, clock_->NowNanos(), &start, &end);
-  if (!st.ok()) return Error(st);
+  auto scope = ParseReadScope(req);
+  if (!scope.ok()) return Error(scope.status());
+  const std::string& tenant = scope->tenant;
+  const int64_t start = scope->start, end = scope->end;
   int field_limit = 1000, line_limit = 1000;
   if (req.HasParam("limit")) field_limit = std::max(1, std::atoi(req.Param("limit").c_str()));
   if (req.HasParam("field_limit")) field_limit = std::max(1, std::atoi(req.Param("field_limit").c_str()));
@@ -727,7 +727,7 @@ HttpResponse StoreServer::HandleDetectedFields(HttpRequest& req, const std::stri
   qp.start = start;
   qp.end = end;
   qp.limit = static_cast<size_t>(line_limit);
-  querier::TenantQuerier tq(db_.get(), registry_.get(), *tenant);
+  querier::TenantQuerier tq(db_.get(), registry_.get(), tenant);
   auto result = engine_->Query(&tq, qp);
   if (!result.ok()) return Error(result.status());
   // Each line is parsed as JSON when it looks like an object, otherwise as logfmt.

@@ -57,6 +57,14 @@ class StoreServer {
   HttpResponse Handle(HttpRequest& req);
 
  private:
+  // Tenant and [start, end] of a read request, with Loki's defaults and errors.
+  struct ReadScope {
+    std::string tenant;
+    int64_t start = 0;
+    int64_t end = 0;
+  };
+  Result<ReadScope> ParseReadScope(const HttpRequest& req) const;
+
   HttpResponse Route(HttpRequest& req, std::string* route);
   HttpResponse HandlePush(HttpRequest& req, bool legacy);
   HttpResponse HandleLabels(HttpRequest& req, bool legacy);
