@@ -462,7 +462,7 @@ class Parser {
     }
     bool any = false;
     for (const Matcher& m : log->matchers) any |= !m.MatchesEmpty();
-    if (!any) return InvalidArgument(std::string(kEmptyMatchersMessage));
+    if (!any && o_.require_non_empty_matcher) return InvalidArgument(std::string(kEmptyMatchersMessage));
     RETURN_IF_ERROR(ParsePipeline(log.get()));
     return log;
   }

@@ -14,6 +14,9 @@ namespace logq::logql {
 struct ParseOptions {
   size_t max_query_bytes = 131072;  // Loki HEAD's cap; 400 "input size too long" above
   int max_depth = 256;              // nesting cap (parentheses, aggregations)
+  // Reject selectors whose matchers all accept the empty string (`{a=~".*"}`), as Loki does
+  // for queries. Promtail's match stage parses its selector without this check (false).
+  bool require_non_empty_matcher = true;
 };
 
 Result<ExprPtr> ParseExpr(std::string_view query, const ParseOptions& options = {});
