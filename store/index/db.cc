@@ -203,6 +203,21 @@ class RocksWriteBatch final : public WriteBatch {
   rocksdb::WriteBatch* rep() { return &wb_; }
 
  private:
+  void DeleteChunk(std::string_view tenant, const ChunkRef& ref) override {
+    std::string key = keys::ChunkKey(tenant, ref.fp, ref.min_ts, ref.max_ts, ref.content_hash);
+    wb_.Delete((*h_)[kChunks], key);
+    wb_.Delete((*h_)[kChunkRefs], key);
+  }
+  void DeleteStream(std::string_view tenant, uint64_t fp) override {
+    wb_.Delete((*h_)[kStreams], keys::StreamKey(tenant, fp));
+  }
+  void DeletePosting(std::string_view tenant, uint32_t day, uint64_t fp) override {
+    wb_.Delete((*h_)[kPostings], keys::PostingKey(tenant, day, fp));
+  }
+  void PutMeta(std::string_view key, std::string_view value) override {
+    wb_.Put((*h_)[kMeta], ToSlice(key), ToSlice(value));
+  }
+  void DeleteMeta(std::string_view key) override { wb_.Delete((*h_)[kMeta], ToSlice(key)); }
   const std::vector<rocksdb::ColumnFamilyHandle*>* h_;
   rocksdb::WriteBatch wb_;
 };
@@ -338,6 +353,36 @@ class RocksDb final : public Db {
     for (int i = 0; i < kNumCf; ++i) {
       if (db_->GetIntProperty(handles_[i], rocksdb::DB::Properties::kTotalSstFilesSize, &v)) total += v;
       if (db_->GetIntProperty(handles_[i], rocksdb::DB::Properties::kTotalBlobFileSize, &v)) total += v;
+  Status ForEachMeta(std::string_view prefix,
+                     const std::function<void(std::string_view, std::string_view)>& fn) override {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kMeta]));
+    for (it->Seek(ToSlice(prefix)); it->Valid() && it->key().starts_with(ToSlice(prefix)); it->Next()) {
+      fn(ToView(it->key()), ToView(it->value()));
+    }
+    return FromRocks(it->status(), "scanning meta");
+  }
+
+  Status CompactTenant(std::string_view tenant) override {
+    // Every key of the tenant starts with its prefix; the next prefix of the same length
+    // (last byte + 1, carrying) bounds the range. Tenant IDs never contain 0xFF.
+    std::string begin = keys::TenantPrefix(tenant);
+    std::string end = begin;
+    while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xFF) end.pop_back();
+    if (!end.empty()) end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+    rocksdb::Slice b(begin), e(end);
+    rocksdb::CompactRangeOptions co;
+    co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    for (int cf : {kHead, kChunkRefs, kChunks, kPostings, kStreams}) {
+      if (cf == kChunks) {
+        co.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kForce;
+        co.blob_garbage_collection_age_cutoff = 1.0;
+      }
+      RETURN_IF_ERROR(FromRocks(db_->CompactRange(co, handles_[cf], &b, end.empty() ? nullptr : &e),
+                                "compacting after deletion"));
+    }
+    return Status::OK();
+  }
+
     }
     rocksdb::VectorLogPtr wals;
     if (db_->GetSortedWalFiles(wals).ok()) {

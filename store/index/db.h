@@ -57,6 +57,15 @@ class WriteBatch {
                        std::string_view value) = 0;
   virtual void DeleteHeadKey(std::string_view raw_key) = 0;
   virtual void PutChunk(std::string_view tenant, const ChunkRef& ref, std::string_view bytes) = 0;
+  // Deletes a chunk and its ref (retention, deletion). With PutChunk of its rewrite in the
+  // same batch, readers see either the old or the new chunk, never both or neither.
+  virtual void DeleteChunk(std::string_view tenant, const ChunkRef& ref) = 0;
+  virtual void DeleteStream(std::string_view tenant, uint64_t fp) = 0;
+  virtual void DeletePosting(std::string_view tenant, uint32_t day, uint64_t fp) = 0;
+  // `meta` column family: small records of other modules (delete requests, ...). Keys must
+  // not be "schema_version".
+  virtual void PutMeta(std::string_view key, std::string_view value) = 0;
+  virtual void DeleteMeta(std::string_view key) = 0;
   virtual size_t Count() const = 0;
   virtual size_t ByteSize() const = 0;
 };
@@ -105,6 +114,14 @@ class Db {
   // A consistent point-in-time view (RocksDB snapshot) for reads that combine chunks and
   // head entries: a chunk cut is one atomic batch, so a reader sees each entry exactly once.
   virtual std::unique_ptr<DbReader> NewReader() = 0;
+
+  // Meta records whose key starts with `prefix`, in key order. Views valid during fn.
+  virtual Status ForEachMeta(std::string_view prefix,
+                             const std::function<void(std::string_view key, std::string_view value)>& fn) = 0;
+  // Compacts the head, chunks and chunk_refs key ranges of `tenant` so that deleted entries
+  // and chunks leave the disk (tombstones dropped, blob files garbage-collected). Blocking;
+  // run off the request path.
+  virtual Status CompactTenant(std::string_view tenant) = 0;
 
   // Approximate bytes on disk (SST + blob + WAL files).
   virtual uint64_t DiskBytes() = 0;

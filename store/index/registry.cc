@@ -98,6 +98,37 @@ std::vector<std::string> Registry::Tenants() const {
   return out;
 }
 
+std::vector<Registry::StreamInfo> Registry::Streams(std::string_view tenant) const {
+  std::vector<StreamInfo> out;
+  std::shared_lock l(mu_);
+  auto tit = tenants_.find(tenant);
+  if (tit == tenants_.end()) return out;
+  out.reserve(tit->second.by_fp.size());
+  for (const auto& [fp, s] : tit->second.by_fp) out.push_back({fp, s.labels, s.days});
+  return out;
+}
+
+void Registry::RemoveDaysBefore(std::string_view tenant, uint64_t fp, uint32_t day) {
+  std::unique_lock l(mu_);
+  auto tit = tenants_.find(tenant);
+  if (tit == tenants_.end()) return;
+  auto it = tit->second.by_fp.find(fp);
+  if (it == tit->second.by_fp.end()) return;
+  auto& days = it->second.days;
+  days.erase(days.begin(), std::lower_bound(days.begin(), days.end(), day));
+}
+
+void Registry::RemoveStream(std::string_view tenant, uint64_t fp) {
+  std::unique_lock l(mu_);
+  auto tit = tenants_.find(tenant);
+  if (tit == tenants_.end()) return;
+  auto it = tit->second.by_fp.find(fp);
+  if (it == tit->second.by_fp.end()) return;
+  tit->second.by_text.erase(it->second.text);
+  tit->second.by_fp.erase(it);
+  if (tit->second.by_fp.empty()) tenants_.erase(tit);
+}
+
 std::vector<StreamRef> Registry::Match(std::string_view tenant, const std::vector<Matcher>& matchers,
                                        int64_t from, int64_t through) const {
   std::vector<StreamRef> out;

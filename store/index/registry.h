@@ -58,6 +58,20 @@ class Registry {
   size_t TotalStreams() const;
   std::vector<std::string> Tenants() const;
 
+  // Every stream of `tenant` with its posting days (sorted), in no particular order.
+  struct StreamInfo {
+    uint64_t fp;
+    std::shared_ptr<const Labels> labels;
+    std::vector<uint32_t> days;
+  };
+  std::vector<StreamInfo> Streams(std::string_view tenant) const;
+  // Forgets postings of days before `day` (retention removed the stream's data there).
+  // Call only after the postings were deleted on disk.
+  void RemoveDaysBefore(std::string_view tenant, uint64_t fp, uint32_t day);
+  // Forgets a stream whose data is all gone. Call only after its stream record and postings
+  // were deleted on disk, with no push of that stream in flight.
+  void RemoveStream(std::string_view tenant, uint64_t fp);
+
   // Streams of `tenant` matching all matchers (empty list = all) with a posting on a day
   // overlapping [from, through).
   std::vector<StreamRef> Match(std::string_view tenant, const std::vector<Matcher>& matchers,

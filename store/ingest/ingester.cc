@@ -260,6 +260,8 @@ Status Ingester::Push(std::string_view tenant, api::PushRequest&& req, PushStats
         tenant, static_cast<int64_t>(limits.ingestion_rate_mb * (1 << 20)), valid_entries, valid_bytes));
   }
 
+  // From resolving streams to committing them, retention may not drop a stream record.
+  std::shared_lock<std::shared_mutex> streams_lock(streams_mu_);
   // Resolve fingerprints and apply the active stream limit.
   std::string stream_limit_error;
   size_t existing = registry_->NumStreams(tenant), added = 0;
@@ -323,6 +325,7 @@ Status Ingester::Push(std::string_view tenant, api::PushRequest&& req, PushStats
 
   // Only now, after the write, does memory learn about the new streams and entries.
   for (const auto& p : postings) registry_->Commit(tenant, p.vs->fp, p.vs->labels, p.vs->text, p.day);
+  streams_lock.unlock();
   {
     const int64_t mono = clock_->MonotonicNanos();
     std::lock_guard<std::mutex> l(heads_mu_);
@@ -464,3 +467,26 @@ size_t Ingester::HeadEntries() const {
 }
 
 }  // namespace logq::ingest
+void Ingester::GetHeadBounds(std::string_view tenant, std::span<const uint64_t> fps,
+                             std::vector<index::HeadBounds>* out) const {
+  out->assign(fps.size(), index::HeadBounds{});
+  HeadKey key{std::string(tenant), 0};
+  std::lock_guard<std::mutex> l(heads_mu_);
+  for (size_t i = 0; i < fps.size(); ++i) {
+    key.second = fps[i];
+    auto it = heads_.find(key);
+    if (it == heads_.end() || it->second.entries <= 0) continue;
+    (*out)[i] = {true, it->second.min_ts, it->second.max_ts};
+  }
+}
+
+Status Ingester::WithCutsPaused(const std::function<Status()>& fn) {
+  std::lock_guard<std::mutex> l(cut_mu_);
+  return fn();
+}
+
+Status Ingester::WithPushesPaused(const std::function<Status()>& fn) {
+  std::unique_lock<std::shared_mutex> l(streams_mu_);
+  return fn();
+}
+

@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -75,6 +76,21 @@ class Ingester {
   size_t HeadEntries() const;
 
  private:
+  // Retention support (store/retention's compactor) -------------------------------------
+  // Runs `fn` while no chunk cut runs; inside it the caller may call CutStreamLocked.
+  Status WithCutsPaused(const std::function<Status()>& fn);
+  // Cuts one stream's head into chunks now and recomputes its head accounting, exactly as a
+  // due cut does. Only inside WithCutsPaused (retention calls it after deleting head entries).
+  Result<int> CutStreamLocked(const std::string& tenant, uint64_t fp) { return CutStream(tenant, fp); }
+  // Runs `fn` while no push is between resolving its streams and committing them to the
+  // registry, so `fn` may delete the stream records and postings of streams without data.
+  Status WithPushesPaused(const std::function<Status()>& fn);
+
+  // index::HeadDirectory: bounds of the heads of `fps` (see head_directory.h for the order
+  // readers must follow).
+  void GetHeadBounds(std::string_view tenant, std::span<const uint64_t> fps,
+                     std::vector<index::HeadBounds>* out) const override;
+
   struct HeadStats {
     std::string tenant;
     uint64_t fp = 0;
@@ -106,6 +122,9 @@ class Ingester {
   std::mutex cut_mu_;  // one cutter at a time
 
   Counter* chunks_cut_;
+  // Shared by Push from resolving streams until the registry commit; exclusive in
+  // WithPushesPaused.
+  std::shared_mutex streams_mu_;
   Counter* chunk_raw_bytes_;
   Counter* chunk_encoded_bytes_;
 };

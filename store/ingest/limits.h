@@ -3,8 +3,21 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "query/model/matcher.h"
 
 namespace logq::ingest {
+
+// One `retention_stream` rule: streams matching `selector` keep their entries for `period`.
+struct StreamRetention {
+  std::string selector;            // as written, e.g. {namespace="dev"}
+  std::vector<Matcher> matchers;   // parsed from selector at load
+  int priority = 0;                // higher wins among matching rules
+  int64_t period = 0;              // ns; at least 24h (validated at load)
+};
 
 struct Limits {
   // Ingest (validation) ------------------------------------------------------------------
@@ -28,6 +41,13 @@ struct Limits {
   int max_query_series = 500;                 // default 500
   int64_t query_timeout = 60LL * 1'000'000'000;  // ns; default 1m
   int max_concurrent_tail_requests = 10;      // default 10
+
+  // Retention and deletion (applied by store/retention's compactor) -----------------------
+  int64_t retention_period = 0;               // ns; 0 = keep forever. Default 0s (Loki >= 2.8)
+  // Per-stream rules; shared so that copying Limits stays cheap. Never null.
+  std::shared_ptr<const std::vector<StreamRetention>> retention_stream =
+      std::make_shared<const std::vector<StreamRetention>>();
+  std::string deletion_mode = "filter-and-delete";  // disabled | filter-only | filter-and-delete
 };
 
 }  // namespace logq::ingest
