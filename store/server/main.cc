@@ -16,11 +16,13 @@ namespace {
 constexpr const char* kUsage = R"(logq-store: a Loki-compatible log store on RocksDB.
 
 Usage:
-  logq-store [-config.file=FILE] [-print-config] [-<section>.<key>=VALUE ...]
+  logq-store [-config.file=FILE] [-config.check] [-print-config] [-<section>.<key>=VALUE ...]
 
 Flags:
   -config.file=FILE     YAML configuration (Loki key names; every key optional).
                         Without it the embedded defaults are used.
+  -config.check         Validate the configuration (file and flags), print "config OK"
+                        and exit 0; exit 1 with the error otherwise. Touches no storage.
   -print-config         Print the effective configuration as YAML and exit.
   -version              Print the version and exit.
   -help                 This text.
@@ -43,6 +45,7 @@ Reference: docs/configuration.md, docs/api.md.
 int main(int argc, char** argv) {
   std::string config_file;
   bool print_config = false;
+  bool check_config = false;
   std::vector<std::pair<std::string, std::string>> overrides;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -57,6 +60,10 @@ int main(int argc, char** argv) {
     }
     if (a == "-print-config") {
       print_config = true;
+      continue;
+    }
+    if (a == "-config.check" || a == "-config.check=true") {
+      check_config = true;
       continue;
     }
     if (a.rfind('-', 0) != 0 || a.size() < 2) {
@@ -90,8 +97,13 @@ int main(int argc, char** argv) {
     auto st = logq::server::ApplyStoreFlag(&config, name, value);
     if (!st.ok()) {
       std::fprintf(stderr, "logq-store: %s\n", st.message().c_str());
-      return 2;
+      return check_config ? 1 : 2;
     }
+  }
+  if (check_config) {
+    std::string source = config_file.empty() ? "embedded defaults" : config_file;
+    std::printf("logq-store: config OK (%s)\n", source.c_str());
+    return 0;
   }
   if (print_config) {
     std::fputs(logq::server::StoreConfigToYaml(config).c_str(), stdout);
