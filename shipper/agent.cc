@@ -1,0 +1,1230 @@
+#include "shipper/agent.h"
+
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <poll.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <deque>
+#include <dirent.h>
+#include <map>
+#include <ostream>
+#include <set>
+#include <unordered_map>
+
+#include "query/base/units.h"
+#include "shipper/client/batch.h"
+#include "shipper/client/client.h"
+#include "shipper/discovery/pod_path.h"
+#include "shipper/discovery/pod_tree.h"
+#include "shipper/positions/positions.h"
+#include "shipper/tail/file_reader.h"
+#include "shipper/tail/offset_tracker.h"
+
+#if LOGQ_HAVE_STAGES
+#include "shipper/stages/stages.h"
+#endif
+#if LOGQ_HAVE_RELABEL
+#include "shipper/relabel/relabel.h"
+#endif
+#if LOGQ_HAVE_KUBE
+#include "shipper/kube/pod_metadata.h"
+#endif
+
+namespace logq::shipper {
+
+std::string RenderLabels(const LabelMap& labels) {
+  std::string o = "{";
+  bool first = true;
+  for (const auto& [k, v] : labels) {
+    if (!first) o += ", ";
+    first = false;
+    o += k;
+    o += "=\"";
+    for (char c : v) {
+      switch (c) {
+        case '\\': o += "\\\\"; break;
+        case '"': o += "\\\""; break;
+        case '\n': o += "\\n"; break;
+        default: o.push_back(c);
+      }
+    }
+    o += '"';
+  }
+  o += '}';
+  return o;
+}
+
+namespace {
+
+#if !LOGQ_HAVE_STAGES
+// Without the stages module the entry shape is still the one of stages.h.
+struct Cursor {
+  uint64_t file_id = 0;
+  uint64_t end_offset = 0;
+};
+struct LogEntry {
+  int64_t timestamp_ns = 0;
+  std::string line;
+  LabelMap labels;
+  std::vector<std::pair<std::string, std::string>> structured_metadata;
+  std::string tenant;
+  Cursor cursor;
+};
+#endif
+
+// What one scrape config turns into at runtime.
+struct Scrape {
+  const ScrapeConfig* config = nullptr;
+#if LOGQ_HAVE_RELABEL
+  std::vector<RelabelConfig> relabel;
+#endif
+#if LOGQ_HAVE_STAGES
+  std::unique_ptr<StagePipeline> pipeline;
+#endif
+  bool has_pipeline = false;
+  bool has_relabel = false;
+};
+
+Status BuildScrapes(const ShipperConfig& config, const Clock& clock, std::vector<Scrape>* out) {
+  static const ScrapeConfig kDefault;
+  std::vector<const ScrapeConfig*> cfgs;
+  for (const auto& sc : config.scrape_configs) cfgs.push_back(&sc);
+  if (cfgs.empty()) cfgs.push_back(&kDefault);
+  for (size_t i = 0; i < cfgs.size(); ++i) {
+    Scrape s;
+    s.config = cfgs[i];
+    const auto& rc = cfgs[i]->relabel_configs;
+    if (rc && rc.IsSequence() && rc.size() > 0) {
+#if LOGQ_HAVE_RELABEL
+      auto r = ParseRelabelConfigs(rc);
+      if (!r.ok()) return r.status().WithPrefix("scrape_configs[" + std::to_string(i) + "].relabel_configs");
+      s.relabel = std::move(r).value();
+      s.has_relabel = true;
+#else
+      return Unimplemented("scrape_configs[" + std::to_string(i) +
+                           "].relabel_configs: this build has no relabel support");
+#endif
+    }
+    const auto& ps = cfgs[i]->pipeline_stages;
+    if (ps && ps.IsSequence() && ps.size() > 0) {
+#if LOGQ_HAVE_STAGES
+      auto p = StagePipeline::Make(ps, clock);
+      if (!p.ok()) return p.status().WithPrefix("scrape_configs[" + std::to_string(i) + "].pipeline_stages");
+      s.pipeline = std::move(p).value();
+      s.has_pipeline = true;
+#else
+      (void)clock;
+      return Unimplemented("scrape_configs[" + std::to_string(i) +
+                           "].pipeline_stages: this build has no pipeline stage support");
+#endif
+    }
+    out->push_back(std::move(s));
+  }
+  return Status::OK();
+}
+
+// Static labels of a scrape config for `path`; false when its static_configs name paths
+// (__path__ globs) and none matches.
+bool StaticLabelsFor(const ScrapeConfig& sc, const std::string& path, LabelMap* labels) {
+  bool any_path = false, matched = false;
+  for (const auto& g : sc.static_configs) {
+    auto it = g.labels.find("__path__");
+    bool ok = true;
+    if (it != g.labels.end()) {
+      any_path = true;
+      ok = fnmatch(it->second.c_str(), path.c_str(), 0) == 0;
+    }
+    if (!ok) continue;
+    matched = true;
+    for (const auto& [k, v] : g.labels) {
+      if (k != "__path__") (*labels)[k] = v;
+    }
+  }
+  return !any_path || matched;
+}
+
+std::string CanonicalPath(const std::string& dir, const LogFileName& f) { return dir + "/" + f.base; }
+
+// Metrics of one (path, stream).
+struct StreamMetrics {
+  Counter* read_lines = nullptr;
+  Counter* read_bytes = nullptr;
+  Counter* sent_entries = nullptr;
+  Counter* sent_bytes = nullptr;
+};
+
+struct Target {
+  LabelMap labels;   // after relabel, without internal labels
+  size_t scrape = 0;
+  // Rendered stream labels per client and stream (fast path without pipeline stages).
+  std::vector<std::array<std::string, kStreamCount>> rendered;
+};
+
+struct FileState {
+  uint64_t id = 0;
+  std::string dir;
+  std::string name;
+  std::string path;
+  LogFileName fname;
+  std::unique_ptr<FileReader> reader;
+  OffsetTracker tracker;
+  std::shared_ptr<Target> target;
+  StreamMetrics metrics[kStreamCount];
+  Counter* truncated_lines = nullptr;
+  uint64_t truncated_seen = 0;
+  bool queued = false;
+  bool drained = false;    // fully read and fd closed (unlinked, or gzip done)
+  bool in_listing = true;  // seen in the last directory listing
+  // Last stream labels rendered for entries from a pipeline (cache).
+  LabelMap cache_labels;
+  std::vector<std::string> cache_rendered;
+};
+
+struct GoneRecord {
+  std::string path;
+  PositionEntry entry;
+};
+
+struct DirState {
+  ContainerDir info;
+  bool removed = false;
+  bool deferred = false;        // waiting for pod metadata
+  int64_t deferred_since = 0;
+  std::map<std::string, FileState*> by_name;
+  std::set<std::pair<uint64_t, uint64_t>> ignored;  // (dev, ino) of .gz copies of live files
+  std::deque<GoneRecord> gone;
+};
+
+class AgentImpl final : public Agent, public PodTreeListener
+#if LOGQ_HAVE_STAGES
+    , public EntrySink
+#endif
+{
+ public:
+  AgentImpl(const ShipperConfig& config, const Clock& clock, MetricsRegistry& metrics)
+      : config_(config), clock_(clock), metrics_(metrics) {}
+  ~AgentImpl() override {
+    if (wake_fd_ >= 0) close(wake_fd_);
+  }
+
+  Status Init();
+  Status Run() override;
+  void RequestStop() override {
+    stop_requested_ = true;
+    uint64_t one = 1;
+    if (wake_fd_ >= 0) (void)!write(wake_fd_, &one, sizeof(one));
+  }
+  std::string Readiness() const override;
+
+  // PodTreeListener
+  void OnContainerAdded(const ContainerDir& dir) override;
+  void OnContainerRemoved(const std::string& path) override;
+  void OnContainerChanged(const std::string& path) override;
+  void OnFileModified(const std::string& dir, const std::string& name) override;
+
+#if LOGQ_HAVE_STAGES
+  // EntrySink
+  void Emit(LogEntry&& entry) override { Dispatch(std::move(entry)); }
+  void Dropped(const LogEntry& entry, std::string_view reason) override {
+    pipeline_drops_[std::string(reason)]->Inc();
+    auto it = by_id_.find(entry.cursor.file_id);
+    if (it != by_id_.end() && it->second) it->second->tracker.Emitted(entry.cursor.end_offset, 0);
+  }
+#endif
+
+ private:
+  void RescanDir(DirState& d);
+  void OpenFile(DirState& d, const std::string& name, const LogFileName& fname, const struct stat& st);
+  std::optional<PositionEntry> TakeLoadedPlain(const std::string& dir, const std::string& path, int fd,
+                                               const struct stat& st);
+  std::shared_ptr<Target> MakeTarget(DirState& d, const std::string& canonical);
+  void Enqueue(FileState* f);
+  void ReadSome();
+  void HandleRecords(FileState& f, std::vector<Record>& recs);
+  void Dispatch(LogEntry&& e);
+  void AddToBatch(size_t client, const std::string& tenant, const std::string& labels, int64_t ts,
+                  std::string line, std::vector<Label> md, const EntryRef& ref);
+  void FlushBatches(bool all);
+  void ProcessResults();
+  void FinishFile(FileState* f);
+  void RetireFile(FileState* f);
+  void MaybeSavePositions(bool force);
+  void EvictGone(DirState& d, size_t keep);
+  void Tick();
+  uint64_t NewId() { return ++next_id_; }
+  bool Backpressured() const {
+    return pending_bytes_ >= config_.tail.max_pending_bytes * static_cast<int64_t>(clients_.size());
+  }
+  void UpdateGauges();
+
+  ShipperConfig config_;
+  const Clock& clock_;
+  MetricsRegistry& metrics_;
+  std::vector<Scrape> scrapes_;
+  std::vector<std::unique_ptr<Client>> clients_;
+  std::unique_ptr<PodTree> tree_;
+#if LOGQ_HAVE_KUBE
+  std::unique_ptr<PodMetadata> pods_;
+#endif
+  bool need_kube_ = false;
+  int wake_fd_ = -1;
+  std::atomic<bool> stop_requested_{false};
+
+  ReaderOptions reader_options_;
+  std::map<std::string, DirState> dirs_;
+  std::unordered_map<uint64_t, FileState*> by_id_;  // nullptr: retired id (truncated epoch)
+  std::vector<std::unique_ptr<FileState>> files_;
+  std::deque<FileState*> run_queue_;
+  uint64_t next_id_ = 0;
+  std::map<std::string, PositionEntry> loaded_;  // from the positions file, not yet matched
+  bool initial_scan_done_ = false;
+
+  // Batches per client, per tenant.
+  std::vector<std::map<std::string, std::unique_ptr<Batch>>> batches_;
+  int64_t pending_bytes_ = 0;
+
+  PositionsData last_saved_;
+  int64_t last_save_mono_ = 0;
+  int64_t last_save_ok_mono_ = 0;
+  bool positions_ok_ = true;
+  int64_t next_poll_mono_ = 0;
+  int64_t next_rescan_mono_ = 0;
+  int64_t next_partial_mono_ = 0;
+  std::atomic<int64_t> heartbeat_mono_{0};
+  std::atomic<bool> ready_scan_{false};
+  std::atomic<int64_t> oldest_unacked_ns_{0};
+
+  std::vector<Record> recs_;  // scratch
+
+  // Metrics.
+  Counter* unread_bytes_;
+  Counter* truncations_;
+  Counter* positions_writes_;
+  Counter* positions_errors_;
+  Counter* positions_corrupt_;
+  Counter* overflows_;
+  Gauge* open_files_;
+  Gauge* tracked_files_;
+  Gauge* watches_;
+  Gauge* polled_dirs_;
+  Gauge* pending_gauge_;
+  Gauge* paused_;
+  Gauge* checkpoint_lag_bytes_;
+  Gauge* checkpoint_age_;
+  Gauge* oldest_unacked_;
+  std::map<std::string, Counter*> drop_entries_, drop_bytes_;
+  std::map<std::string, Counter*, std::less<>> pipeline_drops_cache_;
+  struct DropCounterMap {
+    MetricsRegistry* m;
+    std::map<std::string, Counter*> c;
+    Counter* operator[](const std::string& reason) {
+      auto it = c.find(reason);
+      if (it != c.end()) return it->second;
+      return c[reason] = m->GetCounter("logq_shipper_pipeline_dropped_entries_total",
+                                       "Entries dropped by pipeline stages, by reason.", {{"reason", reason}});
+    }
+  } pipeline_drops_{&metrics_, {}};
+  uint64_t last_overflows_ = 0;
+};
+
+Status AgentImpl::Init() {
+  reader_options_.joiner.max_line_size = static_cast<size_t>(config_.tail.max_line_size);
+  reader_options_.joiner.truncate = config_.tail.max_line_size_truncate;
+  RETURN_IF_ERROR(BuildScrapes(config_, clock_, &scrapes_));
+  for (const auto& s : scrapes_) need_kube_ = need_kube_ || s.config->kubernetes_sd;
+
+  unread_bytes_ = metrics_.GetCounter("logq_shipper_unread_bytes_total",
+      "Bytes deleted (by kubelet or others) before the shipper read them: data lost before collection.");
+  truncations_ = metrics_.GetCounter("logq_shipper_file_truncations_total",
+      "Files truncated or replaced in place (copytruncate) and re-read from offset 0.");
+  positions_writes_ = metrics_.GetCounter("logq_shipper_positions_writes_total", "Positions file writes.");
+  positions_errors_ = metrics_.GetCounter("logq_shipper_positions_write_errors_total", "Failed positions file writes.");
+  positions_corrupt_ = metrics_.GetCounter("logq_shipper_positions_corrupt_total",
+      "Invalid positions files ignored at start (positions.ignore_invalid_yaml).");
+  overflows_ = metrics_.GetCounter("logq_shipper_inotify_overflows_total", "inotify queue overflows (full rescans).");
+  open_files_ = metrics_.GetGauge("logq_shipper_open_files", "Log files held open.");
+  tracked_files_ = metrics_.GetGauge("logq_shipper_tracked_files", "Log files tracked (open or awaiting acks).");
+  watches_ = metrics_.GetGauge("logq_shipper_watches", "inotify directory watches.");
+  polled_dirs_ = metrics_.GetGauge("logq_shipper_polled_dirs",
+      "Directories polled by stat because the inotify watch limit was reached.");
+  pending_gauge_ = metrics_.GetGauge("logq_shipper_pending_bytes", "Bytes read and not yet acknowledged or dropped.");
+  paused_ = metrics_.GetGauge("logq_shipper_reading_paused", "1 while reading is paused by backpressure.");
+  checkpoint_lag_bytes_ = metrics_.GetGauge("logq_shipper_checkpoint_lag_bytes",
+      "Bytes read from files but not yet committed to the positions file.");
+  checkpoint_age_ = metrics_.GetGauge("logq_shipper_checkpoint_lag_seconds",
+      "Seconds since the positions file was last written successfully.");
+  oldest_unacked_ = metrics_.GetGauge("logq_shipper_oldest_unacked_age_seconds",
+      "Age of the oldest batch not yet acknowledged.");
+
+  // Positions.
+  auto loaded = LoadPositionsFile(config_.positions.filename);
+  if (loaded.ok()) {
+    loaded_ = std::move(loaded->files);
+    last_saved_.other = loaded->other;
+    spdlog::info("positions: {} entries from {}", loaded_.size(), config_.positions.filename);
+  } else if (loaded.status().code() != StatusCode::kNotFound) {
+    if (!config_.positions.ignore_invalid_yaml) {
+      return Status(loaded.status().code(),
+                    loaded.status().message() +
+                        " (fix or remove it, or set positions.ignore_invalid_yaml: true to start from the beginning of every file)");
+    }
+    positions_corrupt_->Inc();
+    spdlog::error("{}; ignore_invalid_yaml is set: starting without positions", loaded.status().message());
+  }
+
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) return Internal("eventfd failed");
+  batches_.resize(config_.clients.size());
+  for (size_t i = 0; i < config_.clients.size(); ++i) {
+    int fd = wake_fd_;
+    clients_.push_back(std::make_unique<Client>(static_cast<int>(i), config_.clients[i],
+        NewCurlHttpSender(config_.clients[i]), clock_, metrics_, [fd] {
+          uint64_t one = 1;
+          (void)!write(fd, &one, sizeof(one));
+        }));
+  }
+#if LOGQ_HAVE_KUBE
+  if (need_kube_) {
+    auto kc = InClusterConfig(config_.tail.node_name);
+    if (!kc.ok()) {
+      spdlog::warn("kubernetes_sd_configs: {}; continuing with labels from the log paths only", kc.status().message());
+    } else {
+      auto pm = PodMetadata::Start(*kc, clock_);
+      if (!pm.ok()) spdlog::warn("kubernetes_sd_configs: {}; continuing without pod metadata", pm.status().message());
+      else pods_ = std::move(pm).value();
+    }
+  }
+#else
+  if (need_kube_) spdlog::warn("kubernetes_sd_configs: this build has no Kubernetes API support; labels come from the log paths");
+#endif
+  PodTreeOptions to;
+  to.root = config_.tail.pods_root;
+  to.max_watches = config_.tail.max_watches;
+  ASSIGN_OR_RETURN(tree_, PodTree::Create(to, this));
+  return Status::OK();
+}
+
+std::string AgentImpl::Readiness() const {
+  int64_t now = clock_.MonotonicNanos();
+  if (!ready_scan_) return "initial scan of the pods root not finished";
+  if (now - heartbeat_mono_.load() > 10 * kNanosPerSecond) return "event loop stalled";
+  if (!positions_ok_) return "cannot write the positions file " + config_.positions.filename;
+  int64_t oldest = oldest_unacked_ns_.load();
+  if (oldest > 0 && now - oldest > 60 * kNanosPerSecond) {
+    return "a batch has waited more than 60s for the store's acknowledgement";
+  }
+  return "ok";
+}
+
+std::shared_ptr<Target> AgentImpl::MakeTarget(DirState& d, const std::string& canonical) {
+  for (size_t i = 0; i < scrapes_.size(); ++i) {
+    const Scrape& s = scrapes_[i];
+    LabelMap labels = TargetLabels(d.info.pod, d.info.container, canonical, config_.tail.node_name);
+    if (!StaticLabelsFor(*s.config, canonical, &labels)) continue;
+#if LOGQ_HAVE_KUBE
+    if (s.config->kubernetes_sd && pods_) {
+      auto meta = pods_->Lookup(d.info.pod.ns, d.info.pod.pod, d.info.pod.uid, d.info.container);
+      if (meta) {
+        for (auto& [k, v] : *meta) labels[k] = v;
+      }
+    }
+#endif
+#if LOGQ_HAVE_RELABEL
+    if (s.has_relabel) {
+      if (!Relabel(s.relabel, labels)) continue;
+      RemoveInternalLabels(labels);
+    } else {
+      for (auto it = labels.begin(); it != labels.end();) {
+        it = it->first.rfind("__", 0) == 0 ? labels.erase(it) : std::next(it);
+      }
+    }
+#else
+    for (auto it = labels.begin(); it != labels.end();) {
+      it = it->first.rfind("__", 0) == 0 ? labels.erase(it) : std::next(it);
+    }
+#endif
+    auto t = std::make_shared<Target>();
+    t->labels = std::move(labels);
+    t->scrape = i;
+    for (const auto& c : config_.clients) {
+      std::array<std::string, kStreamCount> r;
+      for (int st = 0; st < kStreamCount; ++st) {
+        LabelMap l;
+        for (const auto& [k, v] : c.external_labels) l[k] = v;
+        for (const auto& [k, v] : t->labels) l[k] = v;
+        l["stream"] = std::string(StreamName(static_cast<StreamIndex>(st)));
+        r[st] = RenderLabels(l);
+      }
+      t->rendered.push_back(std::move(r));
+    }
+    return t;
+  }
+  return nullptr;  // dropped by every scrape config
+}
+
+void AgentImpl::OnContainerAdded(const ContainerDir& c) {
+  DirState& d = dirs_[c.path];
+  d.info = c;
+  d.removed = false;
+#if LOGQ_HAVE_KUBE
+  if (need_kube_ && pods_ && !pods_->Lookup(c.pod.ns, c.pod.pod, c.pod.uid, c.container)) {
+    d.deferred = true;
+    d.deferred_since = clock_.MonotonicNanos();
+    return;
+  }
+#endif
+  RescanDir(d);
+}
+
+void AgentImpl::OnContainerRemoved(const std::string& path) {
+  auto it = dirs_.find(path);
+  if (it == dirs_.end()) return;
+  it->second.removed = true;
+  // The files are unlinked: drain what the open fds still hold.
+  for (auto& [name, f] : it->second.by_name) {
+    f->in_listing = false;
+    Enqueue(f);
+  }
+}
+
+void AgentImpl::OnContainerChanged(const std::string& path) {
+  auto it = dirs_.find(path);
+  if (it == dirs_.end() || it->second.deferred) return;
+  RescanDir(it->second);
+}
+
+void AgentImpl::OnFileModified(const std::string& dir, const std::string& name) {
+  auto it = dirs_.find(dir);
+  if (it == dirs_.end()) return;
+  auto f = it->second.by_name.find(name);
+  if (f != it->second.by_name.end()) {
+    Enqueue(f->second);
+    return;
+  }
+  for (auto& [n, fs] : it->second.by_name) Enqueue(fs);  // renamed meanwhile: read them all
+}
+
+void AgentImpl::Enqueue(FileState* f) {
+  if (f->queued || f->drained || !f->reader || !f->reader->open()) return;
+  f->queued = true;
+  run_queue_.push_back(f);
+}
+
+std::optional<PositionEntry> AgentImpl::TakeLoadedPlain(const std::string& dir, const std::string& path, int fd,
+                                                        const struct stat& st) {
+  // 1) By identity (survives renames): same (dev, inode) and the same head.
+  for (auto it = loaded_.lower_bound(dir + "/"); it != loaded_.end() && it->first.rfind(dir + "/", 0) == 0; ++it) {
+    const PositionEntry& e = it->second;
+    if (!e.identity || e.identity->dev != static_cast<uint64_t>(st.st_dev) ||
+        e.identity->ino != static_cast<uint64_t>(st.st_ino)) {
+      continue;
+    }
+    uint64_t h = 0;
+    bool same = e.identity->fp_len == 0 ||
+                (HashPrefixFd(fd, e.identity->fp_len, &h) && h == e.identity->fp_hash);
+    PositionEntry r = e;
+    loaded_.erase(it);
+    if (!same) return std::nullopt;  // inode reused by a new file: read it from 0
+    return r;
+  }
+  // 2) A Promtail-written entry (no identity): by path, trusted if the file is long enough.
+  auto it = loaded_.find(path);
+  if (it != loaded_.end() && !it->second.identity) {
+    PositionEntry r = it->second;
+    loaded_.erase(it);
+    if (static_cast<uint64_t>(st.st_size) >= r.offset) return r;
+  }
+  return std::nullopt;
+}
+
+void AgentImpl::OpenFile(DirState& d, const std::string& name, const LogFileName& fname, const struct stat& st) {
+  std::string path = d.info.path + "/" + name;
+  uint64_t offset = 0;
+  bool gzip = fname.generation == Generation::kGzip;
+  if (gzip) {
+    auto id = IdentifyPath(path, true);
+    if (!id.ok()) return;  // still being written (kubelet writes .tmp then renames) or corrupt
+    auto content_match = [&](const FileIdentity& stored) {
+      if (stored.fp_len == 0 || stored.fp_len > id->fp_len) return false;
+      if (stored.fp_len == id->fp_len) return stored.fp_hash == id->fp_hash;
+      uint64_t h;
+      return HashPrefixGzip(path, stored.fp_len, &h) && h == stored.fp_hash;
+    };
+    // A compressed copy of a file we still read: ignore it.
+    for (auto& [n, f] : d.by_name) {
+      if (f->reader && !f->reader->gzip() && content_match(f->reader->identity())) {
+        d.ignored.insert({st.st_dev, st.st_ino});
+        return;
+      }
+    }
+    bool found = false;
+    for (auto it = d.gone.begin(); it != d.gone.end(); ++it) {
+      if (it->entry.identity && content_match(*it->entry.identity)) {
+        offset = it->entry.offset;
+        d.gone.erase(it);
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      for (auto it = loaded_.lower_bound(d.info.path + "/");
+           it != loaded_.end() && it->first.rfind(d.info.path + "/", 0) == 0; ++it) {
+        if (it->second.identity && content_match(*it->second.identity)) {
+          offset = it->second.offset;
+          loaded_.erase(it);
+          break;
+        }
+      }
+    }
+  }
+  std::unique_ptr<FileReader> reader;
+  if (!gzip) {
+    // Look up the offset with an fd on this very inode.
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    auto e = TakeLoadedPlain(d.info.path, path, fd, st);
+    close(fd);
+    if (e) offset = e->offset;
+  }
+  auto r = FileReader::Open(path, gzip, offset, reader_options_);
+  if (!r.ok()) {
+    if (r.status().code() != StatusCode::kNotFound) spdlog::warn("cannot open {}: {}", path, r.status().message());
+    return;
+  }
+  reader = std::move(r).value();
+  std::string canonical = CanonicalPath(d.info.path, fname);
+  std::shared_ptr<Target> target;
+  // Generations of one file share the target of the current file.
+  for (auto& [n, f] : d.by_name) {
+    if (f->fname.base == fname.base && f->target) {
+      target = f->target;
+      break;
+    }
+  }
+  if (!target) target = MakeTarget(d, canonical);
+  if (!target) {
+    d.ignored.insert({st.st_dev, st.st_ino});  // dropped by relabeling: not tailed
+    return;
+  }
+  auto fs = std::make_unique<FileState>();
+  fs->id = NewId();
+  fs->dir = d.info.path;
+  fs->name = name;
+  fs->path = path;
+  fs->fname = fname;
+  fs->tracker = OffsetTracker(reader->consumed());
+  fs->reader = std::move(reader);
+  fs->target = std::move(target);
+  for (int s = 0; s < kStreamCount; ++s) {
+    MetricLabels ml = {{"path", canonical}, {"stream", std::string(StreamName(static_cast<StreamIndex>(s)))}};
+    fs->metrics[s].read_lines = metrics_.GetCounter("logq_shipper_read_lines_total", "Log records read.", ml);
+    fs->metrics[s].read_bytes = metrics_.GetCounter("logq_shipper_read_bytes_total", "Bytes of log records read (message bytes).", ml);
+    fs->metrics[s].sent_entries = metrics_.GetCounter("logq_shipper_sent_entries_total", "Entries acknowledged by the store.", ml);
+    fs->metrics[s].sent_bytes = metrics_.GetCounter("logq_shipper_sent_bytes_total", "Line bytes acknowledged by the store.", ml);
+  }
+  fs->truncated_lines = metrics_.GetCounter("logq_shipper_truncated_lines_total",
+      "Records longer than max_line_size, truncated with a marker.", {{"path", canonical}});
+  if (offset > 0) spdlog::debug("resuming {} at offset {}", path, fs->reader->consumed());
+  FileState* raw = fs.get();
+  by_id_[raw->id] = raw;
+  d.by_name[name] = raw;
+  files_.push_back(std::move(fs));
+  Enqueue(raw);
+}
+
+void AgentImpl::RescanDir(DirState& d) {
+  std::vector<std::pair<std::string, LogFileName>> names;
+  if (DIR* dir = opendir(d.info.path.c_str())) {
+    while (struct dirent* e = readdir(dir)) {
+      auto f = ParseLogFileName(e->d_name);
+      if (f) names.emplace_back(e->d_name, *f);
+    }
+    closedir(dir);
+  }
+  std::sort(names.begin(), names.end(), [](const auto& a, const auto& b) {
+    return GenerationOrderKey(a.second) < GenerationOrderKey(b.second);
+  });
+  // Index live files by inode.
+  std::map<std::pair<uint64_t, uint64_t>, FileState*> by_ino;
+  for (auto& [n, f] : d.by_name) {
+    f->in_listing = false;
+    by_ino[{f->reader->identity().dev, f->reader->identity().ino}] = f;
+  }
+  std::map<std::string, FileState*> by_name;
+  std::set<std::pair<uint64_t, uint64_t>> ignored_seen;
+  for (auto& [name, fname] : names) {
+    struct stat st;
+    std::string path = d.info.path + "/" + name;
+    if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    std::pair<uint64_t, uint64_t> key{st.st_dev, st.st_ino};
+    auto it = by_ino.find(key);
+    if (it != by_ino.end()) {
+      FileState* f = it->second;
+      if (f->name != name) {  // renamed (rotation)
+        f->name = name;
+        f->path = path;
+        f->fname = fname;
+      }
+      f->in_listing = true;
+      by_name[name] = f;
+      Enqueue(f);
+      continue;
+    }
+    if (d.ignored.count(key)) {
+      ignored_seen.insert(key);
+      continue;
+    }
+    OpenFile(d, name, fname, st);
+    auto nf = d.by_name.find(name);
+    if (nf != d.by_name.end() && nf->second->reader &&
+        nf->second->reader->identity().ino == st.st_ino) {
+      nf->second->in_listing = true;
+      by_name[name] = nf->second;
+      by_ino[key] = nf->second;
+    } else if (d.ignored.count(key)) {
+      ignored_seen.insert(key);
+    }
+  }
+  // Files no longer listed: unlinked (drained through the fd) or finished gzip copies.
+  for (auto& [n, f] : d.by_name) {
+    if (!f->in_listing) {
+      std::string key = "~gone~" + std::to_string(f->id);
+      by_name[key] = f;
+      Enqueue(f);
+    }
+  }
+  d.by_name = std::move(by_name);
+  d.ignored = std::move(ignored_seen);
+}
+
+void AgentImpl::ReadSome() {
+  int64_t budget = 8 << 20;
+  int64_t now_wall = clock_.NowNanos();
+  while (budget > 0 && !run_queue_.empty() && !Backpressured()) {
+    FileState* f = run_queue_.front();
+    run_queue_.pop_front();
+    f->queued = false;
+    if (f->drained || !f->reader || !f->reader->open()) continue;
+    uint64_t before = f->reader->read_offset();
+    recs_.clear();
+    ReadStatus s = f->reader->ReadOnce(&recs_, now_wall, clock_.MonotonicNanos());
+    budget -= static_cast<int64_t>(f->reader->read_offset() - before) + 4096;
+    if (s == ReadStatus::kTruncated) {
+      truncations_->Inc();
+      spdlog::warn("{} was truncated or replaced in place (copytruncate?): reading it again from the start", f->path);
+      by_id_[f->id] = nullptr;  // acks of the old content no longer move this file's position
+      f->id = NewId();
+      by_id_[f->id] = f;
+      f->reader->RestartFromZero();
+      f->tracker = OffsetTracker(0);
+      Enqueue(f);
+      continue;
+    }
+    if (s == ReadStatus::kError) {
+      spdlog::error("reading {}: {}", f->path, f->reader->error());
+      FinishFile(f);
+      continue;
+    }
+    HandleRecords(*f, recs_);
+    if (s == ReadStatus::kData) {
+      Enqueue(f);
+      continue;
+    }
+    // EOF: a gzip generation is complete; an unlinked file is complete.
+    if (f->reader->gzip() || f->reader->unlinked() || !f->in_listing) FinishFile(f);
+  }
+  paused_->Set(Backpressured() && !run_queue_.empty() ? 1 : 0);
+}
+
+void AgentImpl::FinishFile(FileState* f) {
+  recs_.clear();
+  f->reader->FinishAtEof(&recs_, clock_.NowNanos());
+  HandleRecords(*f, recs_);
+#if LOGQ_HAVE_STAGES
+  if (scrapes_[f->target->scrape].pipeline) scrapes_[f->target->scrape].pipeline->Flush(true, *this);
+#endif
+  f->reader->CloseFd();
+  f->drained = true;
+}
+
+void AgentImpl::HandleRecords(FileState& f, std::vector<Record>& recs) {
+  if (f.reader->truncated_lines() != f.truncated_seen) {
+    f.truncated_lines->Inc(static_cast<double>(f.reader->truncated_lines() - f.truncated_seen));
+    f.truncated_seen = f.reader->truncated_lines();
+  }
+  Scrape& sc = scrapes_[f.target->scrape];
+  for (Record& r : recs) {
+    f.metrics[r.stream].read_lines->Inc();
+    f.metrics[r.stream].read_bytes->Inc(static_cast<double>(r.line.size()));
+    f.tracker.Add(r.start_offset, r.end_offset, r.stream);
+    if (!sc.has_pipeline) {
+      // Fast path: labels are fixed per (file, stream).
+      EntryRef ref{f.id, r.end_offset, static_cast<uint32_t>(r.line.size()), static_cast<uint8_t>(r.stream)};
+      size_t n = clients_.size();
+      for (size_t c = 0; c < n; ++c) {
+        std::string line = c + 1 == n ? std::move(r.line) : r.line;
+        AddToBatch(c, "", f.target->rendered[c][r.stream], r.timestamp_ns, std::move(line), {}, ref);
+      }
+      f.tracker.Emitted(r.end_offset, static_cast<int>(n));
+      continue;
+    }
+#if LOGQ_HAVE_STAGES
+    LogEntry e;
+    e.timestamp_ns = r.timestamp_ns;
+    e.line = std::move(r.line);
+    e.labels = f.target->labels;
+    e.labels["stream"] = std::string(StreamName(r.stream));
+    e.cursor.file_id = f.id;
+    e.cursor.end_offset = r.end_offset;
+    sc.pipeline->Process(std::move(e), *this);
+#endif
+  }
+  f.tracker.SetConsumed(f.reader->consumed());
+  f.tracker.SetPendingStart(f.reader->PendingStart());
+}
+
+void AgentImpl::Dispatch(LogEntry&& e) {
+  auto it = by_id_.find(e.cursor.file_id);
+  FileState* f = it == by_id_.end() ? nullptr : it->second;
+  uint8_t stream = 0;
+  if (auto s = e.labels.find("stream"); s != e.labels.end() && s->second == "stderr") stream = 1;
+  EntryRef ref{e.cursor.file_id, e.cursor.end_offset, static_cast<uint32_t>(e.line.size()), stream};
+  std::vector<Label> md;
+  for (auto& [k, v] : e.structured_metadata) md.push_back(Label{k, v});
+  size_t n = clients_.size();
+  for (size_t c = 0; c < n; ++c) {
+    std::string rendered;
+    if (f && f->cache_labels == e.labels && f->cache_rendered.size() == n) {
+      rendered = f->cache_rendered[c];
+    } else {
+      LabelMap l;
+      for (const auto& [k, v] : config_.clients[c].external_labels) l[k] = v;
+      for (const auto& [k, v] : e.labels) l[k] = v;
+      rendered = RenderLabels(l);
+      if (f) {
+        if (c == 0) {
+          f->cache_labels = e.labels;
+          f->cache_rendered.clear();
+        }
+        f->cache_rendered.push_back(rendered);
+      }
+    }
+    std::string line = c + 1 == n ? std::move(e.line) : e.line;
+    AddToBatch(c, e.tenant, rendered, e.timestamp_ns, std::move(line), c + 1 == n ? std::move(md) : md, ref);
+  }
+  if (f) f->tracker.Emitted(e.cursor.end_offset, static_cast<int>(n));
+}
+
+void AgentImpl::AddToBatch(size_t c, const std::string& tenant, const std::string& labels, int64_t ts,
+                           std::string line, std::vector<Label> md, const EntryRef& ref) {
+  auto& slot = batches_[c][tenant];
+  if (!slot) slot = std::make_unique<Batch>(tenant, clock_.MonotonicNanos());
+  size_t add = slot->SizeOf(labels, line, md);
+  if (!slot->empty() && slot->encoded_bytes() + add > config_.clients[c].batch_size_bytes) {
+    clients_[c]->Enqueue(std::move(slot));
+    slot = std::make_unique<Batch>(tenant, clock_.MonotonicNanos());
+  }
+  pending_bytes_ += static_cast<int64_t>(line.size()) + 64;
+  slot->Add(labels, ts, std::move(line), std::move(md), ref);
+}
+
+void AgentImpl::FlushBatches(bool all) {
+  int64_t now = clock_.MonotonicNanos();
+  for (size_t c = 0; c < batches_.size(); ++c) {
+    for (auto& [tenant, b] : batches_[c]) {
+      if (!b || b->empty()) continue;
+      if (all || now - b->created_mono() >= config_.clients[c].batch_wait_ns) {
+        clients_[c]->Enqueue(std::move(b));
+      }
+    }
+  }
+}
+
+void AgentImpl::ProcessResults() {
+  uint64_t v;
+  while (read(wake_fd_, &v, sizeof(v)) > 0) {
+  }
+  std::vector<BatchResult> results;
+  for (auto& c : clients_) c->TakeResults(&results);
+  for (BatchResult& r : results) {
+    Counter* de = nullptr;
+    Counter* db = nullptr;
+    if (!r.delivered) {
+      auto& e = drop_entries_[r.reason];
+      if (!e) {
+        e = metrics_.GetCounter("logq_shipper_dropped_entries_total",
+                                "Entries dropped (not retried), by reason.", {{"reason", r.reason}});
+        drop_bytes_[r.reason] = metrics_.GetCounter("logq_shipper_dropped_bytes_total",
+                                                    "Line bytes dropped (not retried), by reason.", {{"reason", r.reason}});
+      }
+      de = e;
+      db = drop_bytes_[r.reason];
+    }
+    for (const EntryRef& ref : r.refs) {
+      pending_bytes_ -= static_cast<int64_t>(ref.bytes) + 64;
+      if (de) {
+        de->Inc();
+        db->Inc(ref.bytes);
+      }
+      auto it = by_id_.find(ref.file_id);
+      if (it == by_id_.end() || !it->second) continue;
+      FileState* f = it->second;
+      if (r.delivered) {
+        f->metrics[ref.stream].sent_entries->Inc();
+        f->metrics[ref.stream].sent_bytes->Inc(ref.bytes);
+      }
+      f->tracker.Done(ref.end_offset);
+    }
+  }
+  if (pending_bytes_ < 0) pending_bytes_ = 0;
+}
+
+void AgentImpl::EvictGone(DirState& d, size_t keep) {
+  while (d.gone.size() > keep) {
+    const GoneRecord& g = d.gone.front();
+    if (g.entry.size > static_cast<int64_t>(g.entry.offset)) {
+      int64_t lost = g.entry.size - static_cast<int64_t>(g.entry.offset);
+      unread_bytes_->Inc(static_cast<double>(lost));
+      spdlog::warn("{}: {} bytes were deleted before they could be read", g.path, lost);
+    }
+    d.gone.pop_front();
+  }
+}
+
+void AgentImpl::RetireFile(FileState* f) {
+  auto dit = dirs_.find(f->dir);
+  if (dit != dirs_.end()) {
+    DirState& d = dit->second;
+    if (!f->reader->gzip()) {
+      GoneRecord g;
+      g.path = f->path;
+      g.entry.offset = f->tracker.Committed();
+      g.entry.identity = f->reader->identity();
+      g.entry.size = static_cast<int64_t>(f->reader->size());
+      d.gone.push_back(std::move(g));
+      EvictGone(d, 16);
+    }
+    for (auto it = d.by_name.begin(); it != d.by_name.end(); ++it) {
+      if (it->second == f) {
+        d.by_name.erase(it);
+        break;
+      }
+    }
+  }
+  by_id_.erase(f->id);
+  for (auto it = run_queue_.begin(); it != run_queue_.end();) it = *it == f ? run_queue_.erase(it) : std::next(it);
+  files_.erase(std::remove_if(files_.begin(), files_.end(), [f](const auto& p) { return p.get() == f; }), files_.end());
+}
+
+void AgentImpl::MaybeSavePositions(bool force) {
+  int64_t now = clock_.MonotonicNanos();
+  if (!force && now - last_save_mono_ < config_.positions.sync_period_ns) return;
+  last_save_mono_ = now;
+  // Retire drained files whose every record is resolved, and drop directories that are gone.
+  std::vector<FileState*> done;
+  for (auto& f : files_) {
+    f->tracker.SetConsumed(f->reader->consumed());
+    f->tracker.SetPendingStart(f->reader->PendingStart());
+    if (f->drained && f->tracker.pending_slots() == 0 && f->tracker.Committed() >= f->reader->consumed()) {
+      // A finished gzip generation that still exists stays tracked (so it is not re-read).
+      if (f->reader->gzip() && f->in_listing) continue;
+      done.push_back(f.get());
+    }
+  }
+  for (FileState* f : done) RetireFile(f);
+  for (auto it = dirs_.begin(); it != dirs_.end();) {
+    if (it->second.removed && it->second.by_name.empty()) {
+#if LOGQ_HAVE_KUBE
+      if (pods_) pods_->Release(it->second.info.pod.uid);
+#endif
+      EvictGone(it->second, 0);
+      it = dirs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  PositionsData data;
+  data.other = last_saved_.other;
+  uint64_t lag = 0;
+  for (auto& f : files_) {
+    PositionEntry e;
+    e.offset = f->tracker.Committed();
+    e.identity = f->reader->identity();
+    e.size = static_cast<int64_t>(f->reader->size());
+    lag += f->reader->consumed() > e.offset ? f->reader->consumed() - e.offset : 0;
+    data.files[f->path] = e;
+  }
+  for (auto& [p, d] : dirs_) {
+    for (const auto& g : d.gone) data.files.emplace(g.path, g.entry);
+  }
+  // Entries of the positions file not matched yet (before the first scan completes, or for
+  // directories that no longer exist) are kept.
+  for (const auto& [p, e] : loaded_) data.files.emplace(p, e);
+  checkpoint_lag_bytes_->Set(static_cast<double>(lag));
+  if (data == last_saved_ && positions_ok_) {
+    last_save_ok_mono_ = now;
+    return;
+  }
+  Status st = SavePositionsFile(config_.positions.filename, data);
+  if (st.ok()) {
+    positions_writes_->Inc();
+    last_saved_ = std::move(data);
+    last_save_ok_mono_ = now;
+    if (!positions_ok_) spdlog::info("positions file {} written again", config_.positions.filename);
+    positions_ok_ = true;
+  } else {
+    positions_errors_->Inc();
+    if (positions_ok_) spdlog::error("writing positions: {}", st.message());
+    positions_ok_ = false;
+  }
+}
+
+void AgentImpl::UpdateGauges() {
+  size_t open = 0;
+  for (auto& f : files_) open += f->reader->open() ? 1 : 0;
+  open_files_->Set(static_cast<double>(open));
+  tracked_files_->Set(static_cast<double>(files_.size()));
+  watches_->Set(static_cast<double>(tree_->watches()));
+  polled_dirs_->Set(static_cast<double>(tree_->polled_dirs()));
+  if (tree_->overflows() > last_overflows_) {
+    overflows_->Inc(static_cast<double>(tree_->overflows() - last_overflows_));
+    last_overflows_ = tree_->overflows();
+  }
+  pending_gauge_->Set(static_cast<double>(pending_bytes_));
+  int64_t now = clock_.MonotonicNanos();
+  int64_t oldest = 0;
+  for (auto& c : clients_) {
+    int64_t o = c->oldest_pending_mono();
+    if (o > 0 && (oldest == 0 || o < oldest)) oldest = o;
+  }
+  for (auto& per_tenant : batches_) {
+    for (auto& [t, b] : per_tenant) {
+      if (b && !b->empty() && (oldest == 0 || b->created_mono() < oldest)) oldest = b->created_mono();
+    }
+  }
+  oldest_unacked_ns_ = oldest;
+  oldest_unacked_->Set(oldest == 0 ? 0 : static_cast<double>(now - oldest) / 1e9);
+  checkpoint_age_->Set(last_save_ok_mono_ == 0 ? 0 : static_cast<double>(now - last_save_ok_mono_) / 1e9);
+}
+
+void AgentImpl::Tick() {
+  int64_t now = clock_.MonotonicNanos();
+  heartbeat_mono_ = now;
+  FlushBatches(false);
+  if (now >= next_partial_mono_) {
+    next_partial_mono_ = now + std::min<int64_t>(config_.tail.partial_line_timeout_ns, kNanosPerSecond);
+    for (auto& f : files_) {
+      if (!f->reader->open() || !f->reader->PendingStart()) continue;
+      recs_.clear();
+      f->reader->FlushPartials(now, config_.tail.partial_line_timeout_ns, &recs_);
+      if (!recs_.empty()) HandleRecords(*f, recs_);
+    }
+#if LOGQ_HAVE_STAGES
+    for (auto& s : scrapes_) {
+      if (s.pipeline) s.pipeline->Flush(false, *this);
+    }
+#endif
+  }
+  if (now >= next_poll_mono_) {
+    next_poll_mono_ = now + config_.tail.fallback_poll_interval_ns;
+    tree_->Poll();
+    // Directories waiting for pod metadata: retry, or give up after 10s.
+    for (auto& [p, d] : dirs_) {
+      if (!d.deferred) continue;
+      bool known = true;
+#if LOGQ_HAVE_KUBE
+      known = !pods_ || pods_->Lookup(d.info.pod.ns, d.info.pod.pod, d.info.pod.uid, d.info.container).has_value();
+#endif
+      if (known || now - d.deferred_since > 10 * kNanosPerSecond) {
+        if (!known) spdlog::warn("no pod metadata for {} after 10s; tailing with path labels only", p);
+        d.deferred = false;
+        RescanDir(d);
+      }
+    }
+  }
+  if (now >= next_rescan_mono_) {
+    next_rescan_mono_ = now + config_.tail.rescan_interval_ns;
+    for (auto& f : files_) Enqueue(f.get());  // safety net for missed events
+  }
+  MaybeSavePositions(false);
+  UpdateGauges();
+}
+
+Status AgentImpl::Run() {
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  int sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+  for (auto& c : clients_) c->Start();
+  tree_->Scan();
+  initial_scan_done_ = true;
+  // Positions of files that no longer exist: kept for .gz generations, then counted lost.
+  for (auto it = loaded_.begin(); it != loaded_.end();) {
+    std::string dir = it->first.substr(0, it->first.rfind('/'));
+    auto d = dirs_.find(dir);
+    if (d != dirs_.end() && it->second.identity) {
+      d->second.gone.push_back(GoneRecord{it->first, it->second});
+      it = loaded_.erase(it);
+    } else if (d == dirs_.end() && it->second.identity && it->second.size > static_cast<int64_t>(it->second.offset)) {
+      unread_bytes_->Inc(static_cast<double>(it->second.size - static_cast<int64_t>(it->second.offset)));
+      spdlog::warn("{}: deleted while the shipper was down, {} bytes unread", it->first,
+                   it->second.size - static_cast<int64_t>(it->second.offset));
+      it = loaded_.erase(it);
+    } else {
+      it = loaded_.erase(it);
+    }
+  }
+  ready_scan_ = true;
+  heartbeat_mono_ = clock_.MonotonicNanos();
+  spdlog::info("watching {} ({} containers, {} files, {} watches, {} polled dirs)", config_.tail.pods_root,
+               tree_->containers(), files_.size(), tree_->watches(), tree_->polled_dirs());
+  bool stopping = false;
+  while (!stopping) {
+    ProcessResults();
+    ReadSome();
+    Tick();
+    int timeout_ms = 200;
+    if (!run_queue_.empty() && !Backpressured()) timeout_ms = 0;
+    struct pollfd pfds[3] = {{tree_->fd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}, {sfd, POLLIN, 0}};
+    int n = poll(pfds, sfd >= 0 ? 3 : 2, timeout_ms);
+    if (n > 0 && (pfds[0].revents & POLLIN)) tree_->HandleEvents();
+    if (sfd >= 0 && n > 0 && (pfds[2].revents & POLLIN)) {
+      struct signalfd_siginfo si;
+      if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+        spdlog::info("received {}, shutting down", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        stopping = true;
+      }
+    }
+    if (stop_requested_) stopping = true;
+  }
+  // Shutdown: stop reading; send what is batched; wait for acks up to the timeout.
+  int64_t deadline = clock_.MonotonicNanos() + config_.tail.shutdown_timeout_ns;
+  FlushBatches(true);
+  while (clock_.MonotonicNanos() < deadline) {
+    ProcessResults();
+    size_t q = 0;
+    for (auto& c : clients_) q += c->queued();
+    if (q == 0) break;
+    struct pollfd p = {wake_fd_, POLLIN, 0};
+    poll(&p, 1, 100);
+  }
+  for (auto& c : clients_) c->Stop(clock_.MonotonicNanos());
+  ProcessResults();
+  MaybeSavePositions(true);
+  if (sfd >= 0) close(sfd);
+  spdlog::info("stopped; positions saved to {}", config_.positions.filename);
+  return positions_ok_ ? Status::OK() : Internal("could not save positions to " + config_.positions.filename);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Agent>> Agent::Create(const ShipperConfig& config, const Clock& clock, MetricsRegistry& metrics) {
+  RETURN_IF_ERROR(ValidateShipperConfig(config));
+  auto a = std::make_unique<AgentImpl>(config, clock, metrics);
+  RETURN_IF_ERROR(a->Init());
+  return std::unique_ptr<Agent>(std::move(a));
+}
+
+namespace {
+
+#if LOGQ_HAVE_STAGES
+class PrintSink final : public EntrySink {
+ public:
+  explicit PrintSink(std::ostream& out) : out_(out) {}
+  void Emit(LogEntry&& e) override {
+    out_ << FormatRFC3339Nano(e.timestamp_ns) << '\t' << RenderLabels(e.labels) << '\t' << e.line << '\n';
+  }
+  void Dropped(const LogEntry& e, std::string_view reason) override {
+    out_ << "# dropped (" << reason << "): " << e.line << '\n';
+  }
+
+ private:
+  std::ostream& out_;
+};
+#endif
+
+}  // namespace
+
+Status DryRun(const ShipperConfig& config, const std::vector<std::string>& files, std::ostream& out) {
+  std::vector<Scrape> scrapes;
+  RETURN_IF_ERROR(BuildScrapes(config, *SystemClock::Default(), &scrapes));
+  ReaderOptions ro;
+  ro.joiner.max_line_size = static_cast<size_t>(config.tail.max_line_size);
+  ro.joiner.truncate = config.tail.max_line_size_truncate;
+  for (const std::string& path : files) {
+    // Labels as discovery would give them when the path has the pod-log layout.
+    std::string dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+    std::string name = path.substr(path.rfind('/') + 1);
+    std::string container = dir.substr(dir.rfind('/') + 1);
+    std::string poddir = dir.substr(0, dir.rfind('/') == std::string::npos ? 0 : dir.rfind('/'));
+    auto pod = ParsePodDirName(poddir.substr(poddir.rfind('/') + 1));
+    auto fname = ParseLogFileName(name);
+    std::string canonical = fname ? dir + "/" + fname->base : path;
+    LabelMap labels;
+    if (pod) labels = TargetLabels(*pod, container, canonical, config.tail.node_name);
+    else labels = {{"filename", canonical}, {"__path__", canonical}};
+    const Scrape* chosen = nullptr;
+    for (const Scrape& s : scrapes) {
+      LabelMap l = labels;
+      if (!StaticLabelsFor(*s.config, canonical, &l)) continue;
+#if LOGQ_HAVE_RELABEL
+      if (s.has_relabel && !Relabel(s.relabel, l)) continue;
+#endif
+      for (auto it = l.begin(); it != l.end();) it = it->first.rfind("__", 0) == 0 ? l.erase(it) : std::next(it);
+      labels = std::move(l);
+      chosen = &s;
+      break;
+    }
+    if (!chosen) {
+      out << "# " << path << ": dropped by relabel_configs (not tailed)\n";
+      continue;
+    }
+    bool gz = fname && fname->generation == Generation::kGzip;
+    ASSIGN_OR_RETURN(auto reader, FileReader::Open(path, gz, 0, ro));
+    std::vector<Record> recs;
+    auto emit = [&](std::vector<Record>& rs) {
+      for (Record& r : rs) {
+        LabelMap l = labels;
+        l["stream"] = std::string(StreamName(r.stream));
+#if LOGQ_HAVE_STAGES
+        if (chosen->pipeline) {
+          PrintSink sink(out);
+          LogEntry e;
+          e.timestamp_ns = r.timestamp_ns;
+          e.line = std::move(r.line);
+          e.labels = std::move(l);
+          chosen->pipeline->Process(std::move(e), sink);
+          continue;
+        }
+#endif
+        out << FormatRFC3339Nano(r.timestamp_ns) << '\t' << RenderLabels(l) << '\t' << r.line << '\n';
+      }
+      rs.clear();
+    };
+    while (true) {
+      ReadStatus s = reader->ReadOnce(&recs, SystemClock::Default()->NowNanos(), 0);
+      emit(recs);
+      if (s == ReadStatus::kError) return Internal(path + ": " + reader->error());
+      if (s != ReadStatus::kData) break;
+    }
+    reader->FinishAtEof(&recs, SystemClock::Default()->NowNanos());
+    emit(recs);
+#if LOGQ_HAVE_STAGES
+    if (chosen->pipeline) {
+      PrintSink sink(out);
+      chosen->pipeline->Flush(true, sink);
+    }
+#endif
+  }
+  return Status::OK();
+}
+
+}  // namespace logq::shipper
