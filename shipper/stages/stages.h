@@ -66,6 +66,9 @@ class StagePipeline {
   // Releases entries held by multiline stages whose max_wait expired; force = all (EOF of a
   // removed file, shutdown).
   virtual void Flush(bool force, EntrySink& sink) = 0;
+  // Entries currently held (multiline blocks, entries delayed by a `limit` stage without
+  // `drop`). The caller may pause reading while this is large; Flush releases them.
+  virtual size_t Held() const { return 0; }
 };
 
 }  // namespace logq::shipper
