@@ -362,13 +362,33 @@ class RocksDb final : public Db {
     return FromRocks(it->status(), "scanning meta");
   }
 
-  Status CompactTenant(std::string_view tenant) override {
-    // Every key of the tenant starts with its prefix; the next prefix of the same length
-    // (last byte + 1, carrying) bounds the range. Tenant IDs never contain 0xFF.
+  // [begin, end) of every key of the tenant: its prefix, and the next prefix of the same
+  // length (last byte + 1, carrying); end is empty when there is none.
+  static std::pair<std::string, std::string> TenantRange(std::string_view tenant) {
     std::string begin = keys::TenantPrefix(tenant);
     std::string end = begin;
     while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xFF) end.pop_back();
     if (!end.empty()) end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+    return {begin, end};
+  }
+
+  uint64_t ApproximateTenantBytes(std::string_view tenant) override {
+    auto [begin, end] = TenantRange(tenant);
+    if (end.empty()) end.assign(begin.size() + 1, '\xFF');
+    rocksdb::Range range(begin, end);
+    rocksdb::SizeApproximationOptions so;
+    so.include_memtables = true;
+    so.include_files = true;
+    uint64_t total = 0;
+    for (int cf : {kStreams, kPostings, kHead, kChunks, kChunkRefs}) {
+      uint64_t size = 0;
+      if (db_->GetApproximateSizes(so, handles_[cf], &range, 1, &size).ok()) total += size;
+    }
+    return total;
+  }
+
+  Status CompactTenant(std::string_view tenant) override {
+    auto [begin, end] = TenantRange(tenant);
     rocksdb::Slice b(begin), e(end);
     rocksdb::CompactRangeOptions co;
     co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;

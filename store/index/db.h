@@ -123,6 +123,10 @@ class Db {
   // run off the request path.
   virtual Status CompactTenant(std::string_view tenant) = 0;
 
+  // Approximate bytes of the tenant's records in SST files and memtables, all column
+  // families (chunk bytes stored in blob files are not included).
+  virtual uint64_t ApproximateTenantBytes(std::string_view tenant) = 0;
+
   // Approximate bytes on disk (SST + blob + WAL files).
   virtual uint64_t DiskBytes() = 0;
   // Approximate number of stored chunks (RocksDB's key estimate of chunk_refs).

@@ -9,6 +9,9 @@
 #include <sstream>
 
 #include "query/base/units.h"
+#include "query/logql/selector.h"
+#include "store/retention/rules.h"
+#include "store/server/tenant.h"
 
 namespace logq::server {
 namespace {
@@ -65,6 +68,17 @@ class Section {
 };
 
 std::string Scalar(const YAML::Node& n) { return n.IsScalar() ? n.Scalar() : std::string(); }
+
+// A YAML double-quoted scalar.
+std::string YamlQuote(std::string_view v) {
+  std::string o = "\"";
+  for (char ch : v) {
+    if (ch == '"' || ch == '\\') o.push_back('\\');
+    o.push_back(ch);
+  }
+  o.push_back('"');
+  return o;
+}
 
 auto Str(std::string* out) {
   return [out](const YAML::Node& n) -> Status {
@@ -123,6 +137,50 @@ auto Bytes(T* out) {
   };
 }
 
+// `retention_stream`: a list of {selector, priority, period}, validated as Loki does.
+auto StreamRetentionList(std::shared_ptr<const std::vector<ingest::StreamRetention>>* out) {
+  return [out](const YAML::Node& n) -> Status {
+    if (!n.IsSequence()) return InvalidArgument("must be a list of {selector, priority, period}");
+    auto rules = std::make_shared<std::vector<ingest::StreamRetention>>();
+    for (size_t i = 0; i < n.size(); ++i) {
+      const YAML::Node& item = n[i];
+      auto bad = [&](const std::string& what) { return InvalidArgument(fmt::format("[{}]: {}", i, what)); };
+      if (!item.IsMap()) return bad("must be a mapping with selector, priority and period");
+      ingest::StreamRetention r;
+      bool has_selector = false;
+      for (auto it = item.begin(); it != item.end(); ++it) {
+        std::string k = it->first.as<std::string>("");
+        std::string v = Scalar(it->second);
+        if (k == "selector") {
+          r.selector = v;
+          has_selector = true;
+        } else if (k == "priority") {
+          char* end = nullptr;
+          long long p = std::strtoll(v.c_str(), &end, 10);
+          if (v.empty() || *end) return bad("priority must be an integer, got \"" + v + "\"");
+          r.priority = static_cast<int>(p);
+        } else if (k == "period") {
+          auto d = ParseDuration(v);
+          if (!d.ok()) return bad("period: " + d.status().message());
+          r.period = *d;
+        } else {
+          return bad("unknown key \"" + k + "\"");
+        }
+      }
+      if (!has_selector) return bad("selector is required");
+      auto m = logql::ParseSelector(r.selector);
+      if (!m.ok()) return bad("invalid labels matchers: " + m.status().message());
+      r.matchers = std::move(m).value();
+      if (r.period < retention::kMinStreamRetention) {
+        return bad("retention period must be >= 24h was " + FormatDuration(r.period));
+      }
+      rules->push_back(std::move(r));
+    }
+    *out = std::move(rules);
+    return Status::OK();
+  };
+}
+
 void ParseLimits(Section& s, ingest::Limits* l) {
   s.Field("max_line_size", Bytes(&l->max_line_size));
   s.Field("max_line_size_truncate", Bool(&l->max_line_size_truncate));
@@ -142,7 +200,16 @@ void ParseLimits(Section& s, ingest::Limits* l) {
   s.Field("max_query_series", Int(&l->max_query_series, 1, 100'000'000));
   s.Field("query_timeout", Duration(&l->query_timeout));
   s.Field("max_concurrent_tail_requests", Int(&l->max_concurrent_tail_requests, 0, 100'000));
-  s.Finish();
+  s.Field("retention_period", Duration(&l->retention_period));
+  s.Field("retention_stream", StreamRetentionList(&l->retention_stream));
+  s.Field("deletion_mode", [l](const YAML::Node& n) -> Status {
+    std::string v = Scalar(n);
+    if (v != "disabled" && v != "filter-only" && v != "filter-and-delete") {
+      return InvalidArgument("must be one of disabled, filter-only, filter-and-delete; got \"" + v + "\"");
+    }
+    l->deletion_mode = v;
+    return Status::OK();
+  });
 }
 
 }  // namespace
@@ -213,13 +280,87 @@ Result<StoreConfig> ParseStoreConfig(std::string_view yaml, std::string_view sou
     s.Finish();
   }
   {
+    Section s(top.Child("runtime_config"), "runtime_config", source, &err);
+    s.Field("file", Str(&c.runtime_config.file));
+    s.Field("period", Duration(&c.runtime_config.period));
+    s.Finish();
+  }
+  {
+    Section s(top.Child("querier"), "querier", source, &err);
+    s.Field("tail_max_duration", Duration(&c.querier.tail_max_duration));
+    s.Finish();
+  }
+  {
     Section s(top.Child("limits_config"), "limits_config", source, &err);
     ParseLimits(s, &c.limits_config);
+    // Loki's older spelling of runtime_config.file / .period.
+    s.Field("per_tenant_override_config", Str(&c.runtime_config.file));
+    s.Field("per_tenant_override_period", Duration(&c.runtime_config.period));
+    s.Finish();
+  }
+  {
+    Section s(top.Child("compactor"), "compactor", source, &err);
+    s.Field("retention_enabled", Bool(&c.compactor.retention_enabled));
+    s.Field("compaction_interval", Duration(&c.compactor.compaction_interval));
+    s.Field("apply_retention_interval", Duration(&c.compactor.apply_retention_interval));
+    s.Field("retention_delete_delay", Duration(&c.compactor.retention_delete_delay));
+    s.Field("delete_request_cancel_period", Duration(&c.compactor.delete_request_cancel_period));
+    s.Field("delete_max_interval", Duration(&c.compactor.delete_max_interval));
+    s.Field("test_only_stream_delay", Duration(&c.compactor.test_only_stream_delay));
+    // Accepted and ignored for Loki compatibility (object-store and ring settings).
+    for (const char* k : {"working_directory", "shared_store", "shared_store_key_prefix", "delete_request_store",
+                          "delete_request_store_key_prefix", "retention_delete_worker_count",
+                          "retention_table_timeout", "delete_batch_size", "max_compaction_parallelism",
+                          "upload_parallelism", "compactor_ring", "run_once"}) {
+      s.Field(k, [](const YAML::Node&) { return Status::OK(); });
+    }
+    s.Finish();
   }
   top.Finish();
   RETURN_IF_ERROR(err);
   if (c.ingester.chunk_target_size <= 0) return InvalidArgument("config error: ingester.chunk_target_size must be positive");
+  if (c.compactor.compaction_interval <= 0) {
+    return InvalidArgument("config error: compactor.compaction_interval must be positive");
+  }
+  if (c.runtime_config.period <= 0) return InvalidArgument("config error: runtime_config.period must be positive");
   return c;
+}
+
+Result<std::map<std::string, ingest::Limits, std::less<>>> ParseRuntimeOverrides(
+    std::string_view yaml, std::string_view source, const ingest::Limits& defaults) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument(fmt::format("config error at {}:{}:{}: {}", source, e.mark.line + 1, e.mark.column + 1, e.msg));
+  }
+  std::map<std::string, ingest::Limits, std::less<>> out;
+  Status err;
+  Section top(root, "", source, &err);
+  top.Field("configs", [](const YAML::Node&) { return Status::OK(); });
+  top.Field("multi_kv_config", [](const YAML::Node&) { return Status::OK(); });
+  YAML::Node overrides = top.Child("overrides");
+  top.Finish();
+  RETURN_IF_ERROR(err);
+  if (overrides && !overrides.IsNull()) {
+    if (!overrides.IsMap()) return InvalidArgument(fmt::format("config error at {}: \"overrides\" must be a mapping", source));
+    for (auto it = overrides.begin(); it != overrides.end(); ++it) {
+      std::string tenant = it->first.as<std::string>("");
+      Status valid = ValidateTenantId(tenant);
+      if (!valid.ok()) {
+        auto m = it->first.Mark();
+        return InvalidArgument(fmt::format("config error at {}:{}:{}: overrides: tenant \"{}\": {}", source, m.line + 1,
+                                           m.column + 1, tenant, valid.message()));
+      }
+      ingest::Limits l = defaults;
+      Section s(it->second, "overrides." + tenant, source, &err);
+      ParseLimits(s, &l);
+      s.Finish();
+      RETURN_IF_ERROR(err);
+      out[tenant] = std::move(l);
+    }
+  }
+  return out;
 }
 
 Result<StoreConfig> LoadStoreConfigFile(const std::string& path) {
@@ -297,6 +438,8 @@ std::string StoreConfigToYaml(const StoreConfig& c) {
   o += "distributor:\n";
   o += fmt::format("  max_recv_msg_size: {}\n", FormatBytes(c.distributor.max_recv_msg_size));
   o += fmt::format("  max_decompressed_size: {}\n", FormatBytes(c.distributor.max_decompressed_size));
+  o += "querier:\n";
+  o += fmt::format("  tail_max_duration: {}\n", FormatDuration(c.querier.tail_max_duration));
   o += "limits_config:\n";
   o += fmt::format("  max_line_size: {}\n", FormatBytes(l.max_line_size));
   o += fmt::format("  max_line_size_truncate: {}\n", l.max_line_size_truncate);
@@ -316,6 +459,31 @@ std::string StoreConfigToYaml(const StoreConfig& c) {
   o += fmt::format("  max_query_series: {}\n", l.max_query_series);
   o += fmt::format("  query_timeout: {}\n", FormatDuration(l.query_timeout));
   o += fmt::format("  max_concurrent_tail_requests: {}\n", l.max_concurrent_tail_requests);
+  o += fmt::format("  retention_period: {}\n", FormatDuration(l.retention_period));
+  if (l.retention_stream->empty()) {
+    o += "  retention_stream: []\n";
+  } else {
+    o += "  retention_stream:\n";
+    for (const auto& r : *l.retention_stream) {
+      o += fmt::format("    - selector: {}\n      priority: {}\n      period: {}\n", YamlQuote(r.selector), r.priority,
+                       FormatDuration(r.period));
+    }
+  }
+  o += fmt::format("  deletion_mode: {}\n", l.deletion_mode);
+  const auto& k = c.compactor;
+  o += "compactor:\n";
+  o += fmt::format("  retention_enabled: {}\n", k.retention_enabled);
+  o += fmt::format("  compaction_interval: {}\n", FormatDuration(k.compaction_interval));
+  o += fmt::format("  apply_retention_interval: {}\n", FormatDuration(k.apply_retention_interval));
+  o += fmt::format("  retention_delete_delay: {}\n", FormatDuration(k.retention_delete_delay));
+  o += fmt::format("  delete_request_cancel_period: {}\n", FormatDuration(k.delete_request_cancel_period));
+  o += fmt::format("  delete_max_interval: {}\n", FormatDuration(k.delete_max_interval));
+  if (k.test_only_stream_delay > 0) {
+    o += fmt::format("  test_only_stream_delay: {}\n", FormatDuration(k.test_only_stream_delay));
+  }
+  o += "runtime_config:\n";
+  o += fmt::format("  file: {}\n", YamlQuote(c.runtime_config.file));
+  o += fmt::format("  period: {}\n", FormatDuration(c.runtime_config.period));
   return o;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,28 @@ struct StoreConfig {
     int64_t max_decompressed_size = 5000LL << 20;    // default 5000MiB → 413
   } distributor;
 
+  // Retention and deletion (Loki's compactor block). Reference: docs/operations/retention.md.
+  struct Compactor {
+    bool retention_enabled = false;                                  // default false
+    int64_t compaction_interval = 10LL * 60 * 1'000'000'000;          // pass period; default 10m
+    int64_t apply_retention_interval = 0;                            // 0 = compaction_interval
+    int64_t retention_delete_delay = 2LL * 3600 * 1'000'000'000;      // accepted; see docs; 2h
+    int64_t delete_request_cancel_period = 24LL * 3600 * 1'000'000'000;  // default 24h
+    int64_t delete_max_interval = 24LL * 3600 * 1'000'000'000;       // default 24h; 0 = none
+    // Test only (e2e crash tests): pause this long after each stream of a pass. Default 0.
+    int64_t test_only_stream_delay = 0;
+  } compactor;
+
+  // Per-tenant overrides file (Loki's runtime config), reloaded while running.
+  struct RuntimeConfig {
+    std::string file;                          // default "" (no overrides)
+    int64_t period = 10LL * 1'000'000'000;     // reload check period; default 10s
+  } runtime_config;
+
+  struct Querier {
+    int64_t tail_max_duration = 3600LL * 1'000'000'000;  // a live tail is closed after this; 1h
+  } querier;
+
   ingest::Limits limits_config;
 
   // The directory RocksDB lives in, after defaults.
@@ -59,6 +82,11 @@ struct StoreConfig {
 // Parses YAML text. `source` names the file in errors.
 Result<StoreConfig> ParseStoreConfig(std::string_view yaml, std::string_view source);
 Result<StoreConfig> LoadStoreConfigFile(const std::string& path);
+
+// Parses a runtime overrides file (`overrides: {<tenant>: {<limits_config keys>}}`); each
+// tenant starts from `defaults`. `configs` and `multi_kv_config` are accepted and ignored.
+Result<std::map<std::string, ingest::Limits, std::less<>>> ParseRuntimeOverrides(
+    std::string_view yaml, std::string_view source, const ingest::Limits& defaults);
 
 // Applies one command-line override (`name` without the leading dashes, e.g.
 // "server.http-listen-port" or "storage.path"). InvalidArgument names the flag.

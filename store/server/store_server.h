@@ -34,6 +34,12 @@ class Engine;
 namespace logq {
 class WorkerPool;
 }
+namespace logq::retention {
+class Compactor;
+class DeleteApi;
+class DeleteRequestStore;
+class RuntimeConfig;
+}  // namespace logq::retention
 
 namespace logq::server {
 
@@ -55,6 +61,8 @@ class StoreServer {
 
   // Handles one request (exposed for in-process tests).
   HttpResponse Handle(HttpRequest& req);
+  // Runs one retention/deletion pass of the compactor now (tests).
+  Status RunCompaction();
 
  private:
   // Tenant and [start, end] of a read request, with Loki's defaults and errors.
@@ -84,6 +92,7 @@ class StoreServer {
 
   StoreConfig config_;
   const Clock* clock_;
+  HttpResponse HandleDeleteApi(HttpRequest& req, bool generation_numbers);
   MetricsRegistry metrics_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<index::Db> db_;
@@ -103,4 +112,9 @@ class StoreServer {
 // Maps a Status to its HTTP status code (400, 401, 404, 413, 429, 499, 500, 501, 503, 504).
 int HttpStatusFor(const Status& s);
 
+  // Retention and deletion (store/retention).
+  std::unique_ptr<retention::RuntimeConfig> runtime_config_;
+  std::unique_ptr<retention::DeleteRequestStore> delete_requests_;
+  std::unique_ptr<retention::Compactor> compactor_;
+  std::unique_ptr<retention::DeleteApi> delete_api_;
 }  // namespace logq::server
