@@ -1,0 +1,89 @@
+#include "shipper/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+namespace logq::shipper {
+namespace {
+
+TEST(ShipperConfigTest, DefaultsAndPromtailKeys) {
+  auto c = ParseShipperConfig(R"(
+server:
+  http_listen_port: 9081
+  grpc_listen_port: 0
+positions:
+  filename: /tmp/p.yaml
+clients:
+  - url: http://loki:3100/loki/api/v1/push
+    tenant_id: t1
+    batchwait: 2s
+    batchsize: 512KiB
+    backoff_config: {min_period: 100ms, max_period: 10s, max_retries: 0}
+    external_labels: {cluster: c1}
+    basic_auth: {username: u, password: p}
+    tls_config: {insecure_skip_verify: true}
+scrape_configs:
+  - job_name: kubernetes-pods
+    kubernetes_sd_configs: [{role: pod}]
+    static_configs: [{targets: [localhost], labels: {job: pods}}]
+)", "test.yaml", false);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->server.http_listen_port, 9081);
+  EXPECT_EQ(c->positions.sync_period_ns, 1'000'000'000);
+  ASSERT_EQ(c->clients.size(), 1u);
+  EXPECT_EQ(c->clients[0].batch_wait_ns, 2'000'000'000);
+  EXPECT_EQ(c->clients[0].batch_size_bytes, 512u << 10);
+  EXPECT_EQ(c->clients[0].backoff.min_period_ns, 100'000'000);
+  EXPECT_EQ(c->clients[0].external_labels.at("cluster"), "c1");
+  EXPECT_TRUE(c->clients[0].tls.insecure_skip_verify);
+  ASSERT_EQ(c->scrape_configs.size(), 1u);
+  EXPECT_TRUE(c->scrape_configs[0].kubernetes_sd);
+  EXPECT_EQ(c->scrape_configs[0].static_configs[0].labels.at("job"), "pods");
+  EXPECT_EQ(c->tail.pods_root, "/var/log/pods");
+  EXPECT_TRUE(ValidateShipperConfig(*c).ok());
+}
+
+TEST(ShipperConfigTest, UnknownKeysAreErrorsNamingTheKey) {
+  auto c = ParseShipperConfig("clients:\n  - url: http://x\n    bachwait: 1s\n", "cfg.yaml", false);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("clients[0].bachwait"), std::string::npos) << c.status().message();
+  EXPECT_NE(c.status().message().find("cfg.yaml:3"), std::string::npos) << c.status().message();
+  auto d = ParseShipperConfig("positions:\n  sync_period: soon\n", "cfg.yaml", false);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("positions.sync_period"), std::string::npos);
+  auto e = ParseShipperConfig("scrape_configs:\n  - job_name: j\n    journal: {}\n", "cfg.yaml", false);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("scrape_configs[0].journal"), std::string::npos);
+  auto f = ParseShipperConfig("scrape_configs:\n  - kubernetes_sd_configs: [{role: node}]\n", "cfg.yaml", false);
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("role"), std::string::npos);
+}
+
+TEST(ShipperConfigTest, FlagsOverrideAndValidation) {
+  auto c = ParseShipperConfig("", "x", false);
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(ValidateShipperConfig(*c).ok());  // no client
+  ASSERT_TRUE(ApplyShipperFlag(&*c, "client.url", "http://127.0.0.1:3100/loki/api/v1/push").ok());
+  ASSERT_TRUE(ApplyShipperFlag(&*c, "positions.file", "/tmp/x.yaml").ok());
+  ASSERT_TRUE(ApplyShipperFlag(&*c, "server.http-listen-port", "0").ok());
+  ASSERT_TRUE(ApplyShipperFlag(&*c, "client.external-labels", "a=1,b=2").ok());
+  EXPECT_EQ(c->clients[0].external_labels.size(), 2u);
+  EXPECT_TRUE(ValidateShipperConfig(*c).ok());
+  EXPECT_FALSE(ApplyShipperFlag(&*c, "client.nope", "1").ok());
+  EXPECT_FALSE(ApplyShipperFlag(&*c, "server.http-listen-port", "70000").ok());
+  c->clients[0].url = "loki:3100";
+  EXPECT_FALSE(ValidateShipperConfig(*c).ok());
+}
+
+TEST(ShipperConfigTest, ExpandsEnvironment) {
+  setenv("LOGQ_TEST_NODE", "node-7", 1);
+  auto c = ParseShipperConfig("shipper:\n  node_name: ${LOGQ_TEST_NODE}\n  pods_root: ${LOGQ_UNSET_X:-/data/pods}\n",
+                              "x", true);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->tail.node_name, "node-7");
+  EXPECT_EQ(c->tail.pods_root, "/data/pods");
+}
+
+}  // namespace
+}  // namespace logq::shipper
