@@ -351,6 +351,13 @@ TEST_F(StagesTest, OutputAndTemplate) {
     source: line
 )");
   EXPECT_EQ(One(*p, Entry(R"({"level":"warn","msg":"disk almost full"})")).line, "[WARN] disk almost full");
+  // An empty result removes the key; output then leaves the line alone.
+  auto empty = Make("- template:\n    source: line\n    template: ''\n- output:\n    source: line\n");
+  EXPECT_EQ(One(*empty, Entry("kept")).line, "kept");
+  // Functions outside the library fail at load time, naming the stage.
+  EXPECT_NE(MakeError("- template:\n    source: a\n    template: '{{ Hash .Value \"salt\" }}'\n")
+                .find("pipeline_stages[0].template: template"),
+            std::string::npos);
 }
 
 TEST_F(StagesTest, DropConditions) {
