@@ -158,6 +158,152 @@ bool MarshalCompact(std::string_view raw, std::string* out) {
   return true;
 }
 
+// Strict JSON validation (RFC 8259, what Go's json.Unmarshal accepts; invalid UTF-8 is
+// tolerated as Go replaces it) without building a document. `p` advances past the value.
+class JsonValidator {
+ public:
+  explicit JsonValidator(std::string_view s) : s_(s) {}
+  // True if `s` is exactly one JSON object with optional surrounding whitespace.
+  bool ValidObject() {
+    Ws();
+    if (i_ >= s_.size() || s_[i_] != '{') return false;
+    if (!Value(0)) return false;
+    Ws();
+    return i_ == s_.size();
+  }
+
+ private:
+  static constexpr int kMaxDepth = 1000;  // deeper documents count as malformed
+  void Ws() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+  }
+  bool Lit(std::string_view w) {
+    if (s_.compare(i_, w.size(), w) != 0) return false;
+    i_ += w.size();
+    return true;
+  }
+  static bool Hex(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  }
+  bool String() {
+    ++i_;  // opening quote
+    while (i_ < s_.size()) {
+      unsigned char c = static_cast<unsigned char>(s_[i_]);
+      if (c == '"') {
+        ++i_;
+        return true;
+      }
+      if (c < 0x20) return false;
+      if (c == '\\') {
+        if (++i_ >= s_.size()) return false;
+        char e = s_[i_];
+        if (e == 'u') {
+          if (i_ + 4 >= s_.size() || !Hex(s_[i_ + 1]) || !Hex(s_[i_ + 2]) || !Hex(s_[i_ + 3]) || !Hex(s_[i_ + 4])) {
+            return false;
+          }
+          i_ += 5;
+          continue;
+        }
+        if (e != '"' && e != '\\' && e != '/' && e != 'b' && e != 'f' && e != 'n' && e != 'r' && e != 't') {
+          return false;
+        }
+        ++i_;
+        continue;
+      }
+      ++i_;
+    }
+    return false;
+  }
+  bool Digits() {
+    size_t start = i_;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
+    return i_ > start;
+  }
+  bool Number() {
+    if (s_[i_] == '-') ++i_;
+    if (i_ >= s_.size()) return false;
+    if (s_[i_] == '0') {
+      ++i_;
+    } else if (!Digits()) {
+      return false;
+    }
+    if (i_ < s_.size() && s_[i_] == '.') {
+      ++i_;
+      if (!Digits()) return false;
+    }
+    if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
+      ++i_;
+      if (i_ < s_.size() && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
+      if (!Digits()) return false;
+    }
+    return true;
+  }
+  bool Value(int depth) {
+    if (depth > kMaxDepth) return false;
+    Ws();
+    if (i_ >= s_.size()) return false;
+    switch (s_[i_]) {
+      case '{': {
+        ++i_;
+        Ws();
+        if (i_ < s_.size() && s_[i_] == '}') {
+          ++i_;
+          return true;
+        }
+        for (;;) {
+          Ws();
+          if (i_ >= s_.size() || s_[i_] != '"' || !String()) return false;
+          Ws();
+          if (i_ >= s_.size() || s_[i_] != ':') return false;
+          ++i_;
+          if (!Value(depth + 1)) return false;
+          Ws();
+          if (i_ >= s_.size()) return false;
+          if (s_[i_] == '}') {
+            ++i_;
+            return true;
+          }
+          if (s_[i_] != ',') return false;
+          ++i_;
+        }
+      }
+      case '[': {
+        ++i_;
+        Ws();
+        if (i_ < s_.size() && s_[i_] == ']') {
+          ++i_;
+          return true;
+        }
+        for (;;) {
+          if (!Value(depth + 1)) return false;
+          Ws();
+          if (i_ >= s_.size()) return false;
+          if (s_[i_] == ']') {
+            ++i_;
+            return true;
+          }
+          if (s_[i_] != ',') return false;
+          ++i_;
+        }
+      }
+      case '"':
+        return String();
+      case 't':
+        return Lit("true");
+      case 'f':
+        return Lit("false");
+      case 'n':
+        return Lit("null");
+      default:
+        if (s_[i_] == '-' || (s_[i_] >= '0' && s_[i_] <= '9')) return Number();
+        return false;
+    }
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
 class JsonStage final : public Stage {
  public:
   JsonStage(std::vector<std::string> names, std::vector<std::vector<pj::PathElement>> paths,
@@ -172,9 +318,7 @@ class JsonStage final : public Stage {
     std::string_view input;
     if (!StageInput(source_, item, &input_copy_, &input)) return Outcome::kPass;
     // Promtail unmarshals into map[string]interface{}: the input must be one JSON object.
-    size_t k = 0;
-    while (k < input.size() && (input[k] == ' ' || input[k] == '\t' || input[k] == '\n' || input[k] == '\r')) ++k;
-    if (k == input.size() || input[k] != '{' || !nlohmann::json::accept(input)) {
+    if (!JsonValidator(input).ValidObject()) {
       if (drop_malformed_) {
         next.Drop(std::move(item), "malformed_json");
         return Outcome::kDone;

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "query/base/units.h"
 #include "query/pipeline/template_value.h"
 #include "shipper/stages/stage.h"
 
@@ -139,6 +140,7 @@ struct Format {
   std::string layout;
   bool without_year = false;
   bool use_location = false;
+  bool rfc3339 = false;  // RFC3339 / RFC3339Nano: try the fast parser first
 };
 
 Format MakeFormat(const std::string& name) {
@@ -158,6 +160,7 @@ Format MakeFormat(const std::string& name) {
   for (const auto& [n, layout] : kNamed) {
     if (name == n) {
       f.layout = std::string(layout);
+      f.rfc3339 = n == "RFC3339" || n == "RFC3339Nano";
       return f;  // Promtail parses the named layouts with time.Parse (no location)
     }
   }
@@ -269,6 +272,13 @@ class TimestampStage final : public Stage {
         return true;
       case FormatKind::kLayout:
         break;
+    }
+    if (f.rfc3339) {
+      auto r = ParseRFC3339(s);
+      if (r.ok()) {
+        *out = *r;
+        return true;
+      }
     }
     tmpl::Value v;
     std::string err;

@@ -136,10 +136,16 @@ TEST_F(StagesTest, JsonMissingPathIsNilAndOutputKeepsTheLine) {
 
 TEST_F(StagesTest, JsonMalformedKeptOrDropped) {
   auto keep = Make("- json:\n    expressions:\n      a: a\n- labels:\n    a:\n");
-  for (const char* bad : {"not json", R"({"a":"x")", R"(["a"])", R"({"a":"x"} trailing)"}) {
+  for (const char* bad : {"not json", R"({"a":"x")", R"(["a"])", R"({"a":"x"} trailing)", R"({"a":01})",
+                          "{\"a\":\"ctl\x01\"}", R"({"a":1,})", R"({"a" 1})", R"({"a":tru})", R"({"a":"\q"})",
+                          R"({"a":1.})", R"({"a":-})", R"({"a":[1,]})", R"({"a":"\u12"})"}) {
     LogEntry e = One(*keep, Entry(bad));
     EXPECT_EQ(e.line, bad);
     EXPECT_EQ(e.labels.count("a"), 0u) << bad;
+  }
+  for (const char* good : {R"( {"a" : "x"} )", R"({"a":"x","n":[1,-0.5e+3,{"b":null}],"t":true,"u":"\u00e9\n"})",
+                           "{\"a\":\"x\",\"bad_utf8\":\"\xff\"}"}) {
+    EXPECT_EQ(One(*keep, Entry(good)).labels["a"], "x") << good;
   }
   auto drop = Make("- json:\n    expressions:\n      a: a\n    drop_malformed: true\n");
   CollectSink sink;
