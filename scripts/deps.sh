@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates
   librocksdb-dev libzstd-dev libre2-dev nlohmann-json3-dev libcurl4-openssl-dev
   libspdlog-dev libfmt-dev libboost-dev libsnappy-dev libprotobuf-dev protobuf-compiler
-  libyaml-cpp-dev libgtest-dev libgmock-dev zlib1g-dev libxxhash-dev liblz4-dev
+  libyaml-cpp-dev libgtest-dev libgmock-dev zlib1g-dev libxxhash-dev liblz4-dev libssl-dev
 )
 
 missing=()

@@ -4,9 +4,12 @@
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 
 #include <atomic>
 #include <cctype>
+#include <deque>
+#include <mutex>
 #include <strings.h>
 #include <thread>
 
@@ -16,6 +19,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 // Request line + headers. Large enough for a 128 KiB LogQL query URL-encoded in the URL.
@@ -27,6 +31,172 @@ int HexVal(char c) {
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
+
+// One accepted WebSocket. Its coroutines (reader, writer) run on the connection's strand;
+// SendText/Close may be called from any thread and only touch the queue under `mu_`, then
+// post a wake-up to the strand.
+class WsConn final : public WebSocket, public std::enable_shared_from_this<WsConn> {
+ public:
+  WsConn(beast::tcp_stream&& stream, const HttpServerOptions& options)
+      : ws_(std::move(stream)), wake_(ws_.get_executor()), options_(options) {}
+
+  bool SendText(std::string message) override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (closing_ || !open_) return false;
+      queue_.push_back(std::move(message));
+    }
+    Wake();
+    return true;
+  }
+
+  size_t QueuedMessages() const override {
+    std::lock_guard<std::mutex> l(mu_);
+    return queue_.size();
+  }
+
+  void Close(int code, std::string reason) override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (closing_) return;
+      closing_ = true;
+      close_code_ = code;
+      close_reason_ = std::move(reason);
+    }
+    Wake();
+  }
+
+  bool IsOpen() const override {
+    std::lock_guard<std::mutex> l(mu_);
+    return open_ && !closing_;
+  }
+
+  // Completes the upgrade and serves the connection until it ends. Runs on the strand.
+  asio::awaitable<void> Run(http::request<http::string_body> req, WebSocketOpenFn on_open) {
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = std::chrono::milliseconds(options_.read_timeout_ms);
+    t.idle_timeout = std::chrono::milliseconds(options_.websocket_idle_timeout_ms);
+    t.keep_alive_pings = false;
+    ws_.set_option(t);
+    ws_.read_message_max(options_.websocket_max_message_bytes);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "logq"); }));
+    boost::system::error_code ec;
+    co_await ws_.async_accept(req, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    ws_.text(true);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      open_ = true;
+    }
+    callbacks_ = on_open(shared_from_this());
+    on_open = nullptr;  // release what the handler's function owned
+    auto self = shared_from_this();
+    asio::co_spawn(ws_.get_executor(), [self]() { return self->WriteLoop(); }, asio::detached);
+
+    beast::flat_buffer buf;
+    int code = 1006;
+    std::string reason;
+    for (;;) {
+      co_await ws_.async_read(buf, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (ec == websocket::error::closed) {
+          code = ws_.reason().code;
+          reason = std::string(ws_.reason().reason.c_str());
+          if (code == 0) code = 1005;  // no status received
+        } else {
+          reason = ec.message();
+        }
+        break;
+      }
+      if (callbacks_.on_message) {
+        std::string msg = beast::buffers_to_string(buf.data());
+        callbacks_.on_message(msg);
+      }
+      buf.consume(buf.size());
+    }
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      open_ = false;
+      if (closing_ && code == 1006) {
+        code = close_code_;
+        reason = close_reason_;
+      }
+      queue_.clear();
+    }
+    Wake();
+    Notify(code, reason);
+  }
+
+  // Calls on_close once (from the reader, or from HttpServer::Stop).
+  void Notify(int code, const std::string& reason) {
+    if (notified_.exchange(true)) return;
+    auto cb = std::move(callbacks_.on_close);
+    callbacks_.on_message = nullptr;
+    if (cb) cb(code, reason);
+  }
+
+ private:
+  void Wake() {
+    auto self = shared_from_this();
+    asio::post(ws_.get_executor(), [self] { self->wake_.cancel(); });
+  }
+
+  asio::awaitable<void> WriteLoop() {
+    boost::system::error_code ec;
+    for (;;) {
+      std::string msg;
+      bool have = false, close = false;
+      int code = 1000;
+      std::string reason;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        if (!open_) break;
+        if (!queue_.empty()) {
+          msg = std::move(queue_.front());
+          queue_.pop_front();
+          have = true;
+        } else if (closing_) {
+          close = true;
+          code = close_code_;
+          reason = close_reason_;
+        }
+      }
+      if (have) {
+        co_await ws_.async_write(asio::buffer(msg), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+        continue;
+      }
+      if (close) {
+        websocket::close_reason cr(static_cast<websocket::close_code>(code), reason);
+        co_await ws_.async_close(cr, asio::redirect_error(asio::use_awaitable, ec));
+        co_return;  // the reader sees the close completing and notifies
+      }
+      wake_.expires_after(std::chrono::milliseconds(options_.websocket_ping_interval_ms));
+      co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) continue;  // woken up: more to send or closing
+      websocket::ping_data ping;
+      co_await ws_.async_ping(ping, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+    }
+    // A failed write: close the socket so the reader ends and reports the connection.
+    boost::system::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  asio::steady_timer wake_;
+  const HttpServerOptions options_;
+  WebSocketCallbacks callbacks_;  // used on the strand only
+  std::atomic<bool> notified_{false};
+  mutable std::mutex mu_;
+  std::deque<std::string> queue_;
+  bool open_ = false;
+  bool closing_ = false;
+  int close_code_ = 1000;
+  std::string close_reason_;
+};
 
 class BeastServer final : public HttpServer {
  public:
@@ -66,18 +236,31 @@ class BeastServer final : public HttpServer {
     for (auto& t : threads_) t.join();
     threads_.clear();
     pool_.join();
+    // Connections that were still open never see their reader finish: tell their owners.
+    std::vector<std::weak_ptr<WsConn>> conns;
+    {
+      std::lock_guard<std::mutex> l(ws_mu_);
+      conns.swap(websockets_);
+    }
+    for (auto& w : conns) {
+      if (auto c = w.lock()) c->Notify(1001, "server shutting down");
+    }
   }
 
  private:
   asio::awaitable<void> Accept() {
     for (;;) {
       boost::system::error_code ec;
-      tcp::socket sock = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      // Each connection gets its own strand: a WebSocket's reader, writer and timers share it.
+      auto strand = asio::make_strand(ioc_);
+      auto accepted = co_await acceptor_.async_accept(strand, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (ec == asio::error::operation_aborted || stopped_) co_return;
         continue;
       }
-      asio::co_spawn(ioc_, Session(std::move(sock)), asio::detached);
+      tcp::socket sock(std::move(accepted));
+      auto ex = sock.get_executor();
+      asio::co_spawn(ex, Session(std::move(sock)), asio::detached);
     }
   }
 
@@ -175,10 +358,26 @@ class BeastServer final : public HttpServer {
         std::string ct = req.Header("Content-Type");
         if (ct.rfind("application/x-www-form-urlencoded", 0) == 0) ParseUrlEncoded(req.body, &req.params);
       }
+      req.websocket_upgrade = websocket::is_upgrade(msg);
 
       HttpResponse resp = co_await asio::co_spawn(
           pool_, [this, &req]() -> asio::awaitable<HttpResponse> { co_return Invoke(handler_, req); },
           asio::use_awaitable);
+      if (resp.websocket) {
+        if (!req.websocket_upgrade) {
+          resp = HttpResponse::Text(400, "this endpoint needs a WebSocket connection (Connection: Upgrade, "
+                                         "Upgrade: websocket)");
+        } else {
+          auto conn = std::make_shared<WsConn>(std::move(stream), options_);
+          {
+            std::lock_guard<std::mutex> l(ws_mu_);
+            std::erase_if(websockets_, [](const std::weak_ptr<WsConn>& w) { return w.expired(); });
+            websockets_.push_back(conn);
+          }
+          co_await conn->Run(std::move(msg), std::move(resp.websocket));
+          co_return;
+        }
+      }
 
       http::response<http::string_body> res{static_cast<http::status>(resp.status), msg.version()};
       if (resp.status != 204) res.set(http::field::content_type, resp.content_type);
@@ -202,6 +401,8 @@ class BeastServer final : public HttpServer {
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
   std::atomic<bool> stopped_{false};
+  std::mutex ws_mu_;
+  std::vector<std::weak_ptr<WsConn>> websockets_;  // for Stop's on_close notifications
 };
 
 }  // namespace
@@ -235,6 +436,13 @@ HttpResponse HttpResponse::Json(std::string body, int status) {
   r.status = status;
   r.content_type = "application/json; charset=UTF-8";
   r.body = std::move(body);
+  return r;
+}
+
+HttpResponse HttpResponse::AcceptWebSocket(WebSocketOpenFn on_open) {
+  HttpResponse r;
+  r.status = 101;
+  r.websocket = std::move(on_open);
   return r;
 }
 

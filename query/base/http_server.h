@@ -6,6 +6,14 @@
 // or slow clients are cut after `read_timeout`; `Expect: 100-continue` is answered; a
 // handler that throws yields 500 and the server keeps running.
 //
+// WebSockets: a handler accepts an upgrade by returning HttpResponse::AcceptWebSocket(fn).
+// The server completes the handshake on its I/O thread and calls `fn` with a WebSocket
+// handle (send/close, thread-safe, never blocking) and gets back the callbacks for incoming
+// messages and for the end of the connection. Every connection runs on its own strand of
+// the io_context; no thread is parked per connection. The server pings each WebSocket every
+// `websocket_ping_interval_ms` and drops connections that sent nothing (not even a pong)
+// for `websocket_idle_timeout_ms`.
+//
 // Thread-safety: Start/Stop from one thread; the handler is called concurrently.
 #pragma once
 
@@ -37,6 +45,8 @@ struct HttpRequest {
   std::map<std::string, std::string, CaseInsensitiveLess> headers;
   std::string body;
   std::string remote;  // peer address
+  // True for a GET carrying `Connection: upgrade` + `Upgrade: websocket` (RFC 6455).
+  bool websocket_upgrade = false;
 
   // First value of `name`, or "" if absent.
   std::string Param(std::string_view name) const;
@@ -45,13 +55,49 @@ struct HttpRequest {
   std::string Header(std::string_view name) const;
 };
 
+// The server side of one accepted WebSocket connection. Shared by the server and the
+// handler's session; the handler must drop its references once on_close has run (at the
+// latest when HttpServer::Stop returns), and never keep one past the server's lifetime.
+class WebSocket {
+ public:
+  virtual ~WebSocket() = default;
+  // Queues one text message for sending; returns at once. False if the connection is
+  // closing or closed (the message is discarded). Thread-safe.
+  virtual bool SendText(std::string message) = 0;
+  // Messages queued and not yet written to the socket: a growing number means a slow
+  // client. Thread-safe.
+  virtual size_t QueuedMessages() const = 0;
+  // Sends a close frame with `code` and `reason` after the messages already queued, then
+  // ends the connection (on_close follows). Idempotent; thread-safe.
+  virtual void Close(int code, std::string reason) = 0;
+  virtual bool IsOpen() const = 0;
+};
+
+struct WebSocketCallbacks {
+  // A text or binary message from the client; runs on an I/O thread, must not block.
+  std::function<void(std::string_view message)> on_message;
+  // Called exactly once when the connection ended: the client's close code (1000 normal),
+  // our own Close() code, 1006 for a broken connection or timeout, 1001 on server stop.
+  // Runs on an I/O thread (or in Stop); must not block.
+  std::function<void(int code, const std::string& reason)> on_close;
+};
+
+// Called once the upgrade handshake succeeded (on an I/O thread; must not block). If the
+// handshake fails the function is destroyed without being called, so it can own resources
+// that are released by its destructor.
+using WebSocketOpenFn = std::function<WebSocketCallbacks(std::shared_ptr<WebSocket>)>;
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Set by AcceptWebSocket: upgrade the connection instead of answering. A request that
+  // is not a WebSocket upgrade gets 400 instead.
+  WebSocketOpenFn websocket;
 
   static HttpResponse Json(std::string body, int status = 200);
+  static HttpResponse AcceptWebSocket(WebSocketOpenFn on_open);
   static HttpResponse Text(int status, std::string body);
   static HttpResponse NoContent();
 };
@@ -66,6 +112,9 @@ struct HttpServerOptions {
   int64_t max_body_bytes = 100LL << 20;  // 413 above this; default 100 MiB
   int64_t read_timeout_ms = 30'000;    // per request read; default 30s
   int64_t idle_timeout_ms = 120'000;   // keep-alive idle; default 120s
+  int64_t websocket_ping_interval_ms = 1'000;   // server pings (Loki: 1s); default 1s
+  int64_t websocket_idle_timeout_ms = 30'000;   // nothing received (pongs count); default 30s
+  size_t websocket_max_message_bytes = 1 << 20;  // largest client message; default 1 MiB
 };
 
 class HttpServer {

@@ -343,6 +343,20 @@ Status Ingester::Push(std::string_view tenant, api::PushRequest&& req, PushStats
       h.last_append_mono = mono;
     }
   }
+  // Live tails get the accepted entries (moved: the request is not read after this).
+  if (PushObserver* obs = observer_.load(); obs != nullptr && accepted > 0 && obs->Wants(tenant)) {
+    std::vector<PushedStream> pushed;
+    pushed.reserve(to_write.size());
+    for (ValidStream* vs : to_write) {
+      PushedStream p;
+      p.labels = vs->labels;
+      p.fp = vs->fp;
+      p.entries.reserve(vs->entries.size());
+      for (api::PushEntry* e : vs->entries) p.entries.push_back(std::move(*e));
+      pushed.push_back(std::move(p));
+    }
+    obs->OnPushed(tenant, std::move(pushed));
+  }
   MetricLabels tl = {{"tenant", std::string(tenant)}};
   metrics_->GetCounter("logq_received_lines_total", "Lines accepted and stored, by tenant.", tl)->Inc(static_cast<double>(accepted));
   metrics_->GetCounter("logq_received_bytes_total", "Line bytes accepted and stored, by tenant.", tl)

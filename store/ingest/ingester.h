@@ -38,6 +38,7 @@
 #include "store/index/db.h"
 #include "store/index/registry.h"
 #include "store/ingest/limits.h"
+#include "store/ingest/push_observer.h"
 #include "store/ingest/rate_limiter.h"
 
 namespace logq::ingest {
@@ -74,6 +75,10 @@ class Ingester {
   Result<int> CutChunks(bool force);
 
   size_t HeadEntries() const;
+
+  // Live tailing: after each successful write the accepted entries are handed to `observer`
+  // (if it Wants the tenant). Not owned; nullptr turns it off. Set before serving pushes.
+  void SetPushObserver(PushObserver* observer) { observer_.store(observer); }
 
  private:
   // Retention support (store/retention's compactor) -------------------------------------
@@ -127,6 +132,7 @@ class Ingester {
   std::shared_mutex streams_mu_;
   Counter* chunk_raw_bytes_;
   Counter* chunk_encoded_bytes_;
+  std::atomic<PushObserver*> observer_{nullptr};
 };
 
 }  // namespace logq::ingest

@@ -23,6 +23,7 @@
 #include "store/querier/querier.h"
 #include "store/server/query_json.h"
 #include "store/server/tenant.h"
+#include "store/tail/tail_registry.h"
 
 #ifndef LOGQ_VERSION
 #define LOGQ_VERSION "0.0.0"
@@ -160,6 +161,22 @@ Status StoreServer::Start() {
   eo.max_query_series = config_.limits_config.max_query_series;
   eo.timeout_ns = config_.limits_config.query_timeout;
   engine_ = std::make_unique<engine::Engine>(query_pool_.get(), eo);
+  tail::TailOptions to;
+  to.max_duration_ns = config_.querier.tail_max_duration;
+  tails_ = tail::TailRegistry::Create(
+      clock_, &metrics_,
+      [this](const tail::TailRequest& r, int64_t end) -> Result<engine::QueryResult> {
+        engine::QueryParams qp;
+        qp.expr = r.expr;
+        qp.start = r.start;
+        qp.end = end;
+        qp.forward = false;
+        qp.limit = r.limit;
+        querier::TenantQuerier tq(db_.get(), registry_.get(), r.tenant);
+        return engine_->Query(&tq, qp);
+      },
+      to);
+  ingester_->SetPushObserver(tails_.get());
 
   metrics_.AddCollector([this] {
     metrics_.GetGauge("logq_streams", "Streams in the index.")->Set(static_cast<double>(registry_->TotalStreams()));
@@ -219,6 +236,7 @@ void StoreServer::Stop() {
   cv_.notify_all();
   ready_ = false;
   if (http_) http_->Stop();
+  if (tails_) tails_->Stop();
   if (cutter_.joinable()) cutter_.join();
   if (db_) {
     Status s = db_->Flush();
@@ -228,6 +246,7 @@ void StoreServer::Stop() {
   query_pool_.reset();
   querier_.reset();
   ingester_.reset();
+  tails_.reset();
   registry_.reset();
   db_.reset();
   spdlog::info("storage closed");
@@ -282,6 +301,13 @@ HttpResponse StoreServer::Route(HttpRequest& req, std::string* route) {
     if (req.method != "POST" && req.method != "GET") return method_not_allowed();
     Status st = CutAllChunks();
     return st.ok() ? HttpResponse::NoContent() : Error(st);
+  }
+
+  if (p == "/loki/api/v1/tail" || p == "/api/prom/tail") {
+    *route = "tail";
+    if (!ready_) return HttpResponse::Text(503, "store not ready");
+    if (req.method != "GET") return method_not_allowed();
+    return HandleTail(req, p == "/api/prom/tail");
   }
 
   if (p == "/loki/api/v1/drilldown-limits") {
@@ -374,6 +400,67 @@ HttpResponse StoreServer::Route(HttpRequest& req, std::string* route) {
   const bool instant = p == "/loki/api/v1/query";
   *route = instant ? "query" : "query_range";
   return HandleQuery(req, instant);
+}
+
+// Live tail (WebSocket). Parameters as Loki's ParseTailQuery: query (+ legacy regexp),
+// limit (default 100), start (default now - 1h), delay_for (seconds, 0..5). Errors are
+// answered with HTTP 400 before the upgrade; see docs/api.md.
+HttpResponse StoreServer::HandleTail(HttpRequest& req, bool legacy) {
+  if (!req.websocket_upgrade) {
+    return Error(InvalidArgument("tail needs a WebSocket connection (Connection: Upgrade, Upgrade: websocket)"));
+  }
+  auto tenant = ResolveTenant(config_.auth_enabled, req.Header("X-Scope-OrgID"), /*allow_multi=*/false);
+  if (!tenant.ok()) return Error(tenant.status());
+  const ingest::Limits& limits = config_.limits_config;
+  tail::TailRequest tr;
+  tr.tenant = *tenant;
+  tr.legacy = legacy;
+  tr.query = req.Param("query");
+  if (req.HasParam("regexp") && !req.Param("regexp").empty()) {
+    std::string re;
+    AppendGoQuoted(req.Param("regexp"), &re);
+    tr.query += " |~ " + re;
+  }
+  auto expr = logql::ParseExpr(tr.query);
+  if (!expr.ok()) return Error(expr.status());
+  if ((*expr)->kind != logql::Expr::Kind::kLog) {
+    return Error(InvalidArgument("tail supports log queries only, not metric queries"));
+  }
+  tr.expr = std::static_pointer_cast<const logql::LogExpr>(*expr);
+  if (req.HasParam("limit")) {
+    std::string v = req.Param("limit");
+    char* e = nullptr;
+    long n = std::strtol(v.c_str(), &e, 10);
+    if (v.empty() || *e) return Error(InvalidArgument("strconv.Atoi: parsing \"" + v + "\": invalid syntax"));
+    if (n <= 0) return Error(InvalidArgument("limit must be a positive value"));
+    if (n > limits.max_entries_limit_per_query) {
+      return Error(InvalidArgument(fmt::format("max entries limit per query exceeded, limit > max_entries_limit ({} > {})",
+                                               n, limits.max_entries_limit_per_query)));
+    }
+    tr.limit = static_cast<size_t>(n);
+  }
+  int64_t start = 0, end = 0;
+  Status st = ParseBounds(req, clock_->NowNanos(), &start, &end);
+  if (!st.ok()) return Error(st);
+  tr.start = start;
+  if (req.HasParam("delay_for")) {
+    std::string v = req.Param("delay_for");
+    char* e = nullptr;
+    long n = std::strtol(v.c_str(), &e, 10);
+    if (v.empty() || *e) return Error(InvalidArgument("strconv.Atoi: parsing \"" + v + "\": invalid syntax"));
+    if (n > 5) return Error(InvalidArgument("delay_for can't be greater than 5"));
+    if (n < 0) return Error(InvalidArgument("delay_for must not be negative"));
+    tr.delay_for_ns = n * kNanosPerSecond;
+  }
+  auto handle = tails_->Open(std::move(tr), limits.max_concurrent_tail_requests);
+  if (!handle.ok()) return Error(handle.status());
+  return HttpResponse::AcceptWebSocket([tails = tails_, h = *handle](std::shared_ptr<WebSocket> ws) {
+    tails->Attach(h->id(), std::move(ws));
+    WebSocketCallbacks cb;
+    // The session ends with this callback: it holds the last reference to the handle.
+    cb.on_close = [h](int, const std::string&) {};
+    return cb;
+  });
 }
 
 HttpResponse StoreServer::HandleReady() {

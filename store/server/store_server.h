@@ -28,6 +28,9 @@ class Ingester;
 namespace logq::querier {
 class StoreQuerier;
 }
+namespace logq::tail {
+class TailRegistry;
+}
 namespace logq::engine {
 class Engine;
 }
@@ -86,6 +89,7 @@ class StoreServer {
   HttpResponse HandleDetectedLabels(HttpRequest& req);
   HttpResponse HandleDetectedFields(HttpRequest& req, const std::string& field);
   HttpResponse HandleDrilldownLimits(HttpRequest& req);
+  HttpResponse HandleTail(HttpRequest& req, bool legacy);
   HttpResponse HandleReady();
   HttpResponse HandleBuildInfo();
   void CutterLoop();
@@ -101,6 +105,7 @@ class StoreServer {
   std::unique_ptr<querier::StoreQuerier> querier_;
   std::unique_ptr<WorkerPool> query_pool_;
   std::unique_ptr<engine::Engine> engine_;
+  std::shared_ptr<tail::TailRegistry> tails_;  // live tails; fed by the ingester
   std::atomic<bool> ready_{false};
   std::string not_ready_reason_ = "starting";
   std::mutex mu_;
