@@ -35,6 +35,8 @@ void AddStats(ReadStats* into, const ReadStats& s) {
   into->head_bytes += s.head_bytes;
   into->head_lines += s.head_lines;
   into->duplicates += s.duplicates;
+  into->skipped_lines += s.skipped_lines;
+  into->skipped_bytes += s.skipped_bytes;
 }
 
 // ---- log queries -------------------------------------------------------------------------
@@ -127,8 +129,8 @@ Result<QueryResult> RunLogQuery(WorkerPool* pool, Querier* querier, const logql:
   for (size_t i = 0; i < n; ++i) {
     RETURN_IF_ERROR(errors[i]);
     AddStats(&result.stats.read, sources[i]->stats());
-    result.stats.lines_processed += lines[i];
-    result.stats.bytes_processed += bytes[i];
+    result.stats.lines_processed += lines[i] + sources[i]->stats().skipped_lines;
+    result.stats.bytes_processed += bytes[i] + sources[i]->stats().skipped_bytes;
   }
 
   // Global limit: the first `limit` entries in query direction across all streams.

@@ -31,6 +31,11 @@ struct ReadStats {
   uint64_t head_bytes = 0;
   uint64_t head_lines = 0;
   uint64_t duplicates = 0;
+  // Entries a source ruled out without handing them to the callback because they cannot
+  // contain a required literal (SelectRequest::required_literals). They were read, so they
+  // count as processed; they are included in decompressed_lines/bytes too.
+  uint64_t skipped_lines = 0;
+  uint64_t skipped_bytes = 0;
 };
 
 class StreamSource {

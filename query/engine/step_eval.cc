@@ -265,6 +265,28 @@ Result<StepValue> StepEvaluator::Eval(const logql::Expr& e) {
   return Internal("unknown expression");
 }
 
+// Loki's canInjectVectorGrouping: `sum` of a range aggregation that is linear in its samples
+// (count_over_time, rate, bytes_over_time, bytes_rate, sum_over_time) and has no grouping
+// of its own gets the sum's grouping pushed into sample extraction (`by ()` when the sum has
+// none, as Loki's parser defaults it). The series are then reduced as
+// lines are read instead of one series per parsed label set (a json parser's request ids
+// would make one per line). Lines with `__error__` keep their full labels either way, so
+// pipeline errors are reported the same.
+Result<StepValue> StepEvaluator::EvalVectorAggInput(const logql::VectorAggregationExpr& a) {
+  using O = logql::RangeOp;
+  if (a.op == logql::VectorOp::kSum && a.inner->kind == logql::Expr::Kind::kRangeAggregation) {
+    const auto& r = static_cast<const logql::RangeAggregationExpr&>(*a.inner);
+    const bool linear = r.op == O::kCountOverTime || r.op == O::kRate || r.op == O::kBytesOverTime ||
+                        r.op == O::kBytesRate || r.op == O::kSumOverTime;
+    if (linear && !r.grouping) {
+      logql::RangeAggregationExpr injected = r;
+      injected.grouping = a.grouping ? *a.grouping : logql::Grouping{};
+      return EvalRange(injected);
+    }
+  }
+  return Eval(*a.inner);
+}
+
 Result<StepValue> StepEvaluator::EvalRange(const logql::RangeAggregationExpr& r) {
   ASSIGN_OR_RETURN(auto extractor, pipeline::SampleExtractor::Make(r));
   // Samples for the window of step k: (t_k - offset - range, t_k - offset].
@@ -319,9 +341,11 @@ Result<StepValue> StepEvaluator::EvalRange(const logql::RangeAggregationExpr& r)
   std::map<std::string, std::pair<Labels, std::vector<Sample>>> merged;
   for (size_t i = 0; i < per.size(); ++i) {
     RETURN_IF_ERROR(per[i].status);
-    stats_.lines_processed += per[i].lines;
-    stats_.bytes_processed += per[i].bytes;
     const ReadStats& rs = sources[i]->stats();
+    stats_.lines_processed += per[i].lines + rs.skipped_lines;
+    stats_.bytes_processed += per[i].bytes + rs.skipped_bytes;
+    stats_.read.skipped_lines += rs.skipped_lines;
+    stats_.read.skipped_bytes += rs.skipped_bytes;
     stats_.read.chunks += rs.chunks;
     stats_.read.compressed_bytes += rs.compressed_bytes;
     stats_.read.decompressed_bytes += rs.decompressed_bytes;
@@ -401,7 +425,7 @@ Result<StepValue> StepEvaluator::EvalRange(const logql::RangeAggregationExpr& r)
 }
 
 Result<StepValue> StepEvaluator::EvalVectorAgg(const logql::VectorAggregationExpr& a) {
-  ASSIGN_OR_RETURN(StepValue in, Eval(*a.inner));
+  ASSIGN_OR_RETURN(StepValue in, EvalVectorAggInput(a));
   if (in.scalar) return InvalidArgument("parse error : aggregations need a vector, not a scalar");
   using O = logql::VectorOp;
   StepValue out;

@@ -37,6 +37,7 @@ class StepEvaluator {
   Result<StepValue> Eval(const logql::Expr& e);
   Result<StepValue> EvalRange(const logql::RangeAggregationExpr& r);
   Result<StepValue> EvalVectorAgg(const logql::VectorAggregationExpr& v);
+  Result<StepValue> EvalVectorAggInput(const logql::VectorAggregationExpr& v);
   Result<StepValue> EvalBinary(const logql::BinaryExpr& b);
   Result<StepValue> EvalLabelReplace(const logql::LabelReplaceExpr& l);
   int64_t StepTime(size_t k) const { return start_ + static_cast<int64_t>(k) * step_; }

@@ -329,8 +329,8 @@ class ZstdChunkReader final : public ChunkReader {
 
   const ChunkMeta& meta() const override { return meta_; }
   const std::vector<BlockInfo>& blocks() const override { return blocks_; }
-  std::unique_ptr<ChunkIterator> Iterate(int64_t from, int64_t through,
-                                         bool forward) const override;
+  std::unique_ptr<ChunkIterator> Iterate(int64_t from, int64_t through, bool forward,
+                                         const BlockFilter* filter) const override;
 
   std::string_view data() const { return data_; }
   uint64_t checksum(size_t block) const { return checksums_[block]; }
@@ -353,8 +353,9 @@ struct ParsedEntry {
 
 class ZstdChunkIterator final : public ChunkIterator {
  public:
-  ZstdChunkIterator(const ZstdChunkReader* reader, int64_t from, int64_t through, bool forward)
-      : reader_(reader), from_(from), through_(through), forward_(forward) {
+  ZstdChunkIterator(const ZstdChunkReader* reader, int64_t from, int64_t through, bool forward,
+                    const BlockFilter* filter)
+      : reader_(reader), from_(from), through_(through), forward_(forward), filter_(filter) {
     entry_.metadata = &metadata_;
     const auto& blocks = reader_->blocks();
     if (from_ >= through_) {
@@ -380,6 +381,7 @@ class ZstdChunkIterator final : public ChunkIterator {
   }
   const EntryView& entry() const override { return entry_; }
   const Status& status() const override { return status_; }
+  const SkippedEntries& skipped() const override { return skipped_; }
 
  private:
   bool Fail(Status s) {
@@ -423,6 +425,13 @@ class ZstdChunkIterator final : public ChunkIterator {
     if (n != info.decoded_bytes) return Corrupt("decompressed size does not match the index");
     p_ = buf_.get();
     end_ = buf_.get() + n;
+    block_skipped_ = false;
+    if (filter_ != nullptr && info.min_ts >= from_ && info.max_ts < through_ &&
+        !filter_->MayMatch(std::string_view(buf_.get(), n))) {
+      block_skipped_ = true;
+      skipped_.entries += info.num_entries;
+      skipped_.line_bytes += info.raw_bytes;
+    }
     prev_ts_ = info.min_ts;
     seen_ = 0;
     raw_seen_ = 0;
@@ -520,6 +529,7 @@ class ZstdChunkIterator final : public ChunkIterator {
         }
         if (Status s = LoadBlock(next_block_); !s.ok()) return Fail(std::move(s));
         next_block_++;
+        if (block_skipped_) continue;
         in_block_ = true;
       }
       const BlockInfo& info = blocks[cur_block_];
@@ -551,6 +561,7 @@ class ZstdChunkIterator final : public ChunkIterator {
         if (Status s = LoadBlock(next_block_); !s.ok()) return Fail(std::move(s));
         const BlockInfo& info = blocks[cur_block_];
         next_block_--;
+        if (block_skipped_) continue;
         // Parse the whole block, then walk it backwards.
         entries_.clear();
         while (p_ != end_) {
@@ -581,6 +592,9 @@ class ZstdChunkIterator final : public ChunkIterator {
   const int64_t from_;
   const int64_t through_;
   const bool forward_;
+  const BlockFilter* const filter_;
+  bool block_skipped_ = false;
+  SkippedEntries skipped_;
   bool done_ = false;
   bool in_block_ = false;
   ptrdiff_t next_block_ = 0;
@@ -603,9 +617,9 @@ class ZstdChunkIterator final : public ChunkIterator {
   Status status_;
 };
 
-std::unique_ptr<ChunkIterator> ZstdChunkReader::Iterate(int64_t from, int64_t through,
-                                                        bool forward) const {
-  return std::make_unique<ZstdChunkIterator>(this, from, through, forward);
+std::unique_ptr<ChunkIterator> ZstdChunkReader::Iterate(int64_t from, int64_t through, bool forward,
+                                                        const BlockFilter* filter) const {
+  return std::make_unique<ZstdChunkIterator>(this, from, through, forward, filter);
 }
 
 }  // namespace

@@ -102,9 +102,27 @@ struct EntryView {
   const std::vector<Label>* metadata = nullptr;  // never null; empty when none
 };
 
+// Lets an iterator skip whole blocks no wanted entry can be in, after decompression and
+// before any entry is parsed (e.g. a line filter's required substring is not in the block).
+class BlockFilter {
+ public:
+  virtual ~BlockFilter() = default;
+  // `payload` is the decompressed block (entry framing included). False: no entry of the
+  // block is wanted.
+  virtual bool MayMatch(std::string_view payload) const = 0;
+};
+
+// Entries of blocks a BlockFilter ruled out (only blocks entirely inside the iterated range
+// are ruled out, so these are exact counts of entries in range).
+struct SkippedEntries {
+  uint64_t entries = 0;
+  uint64_t line_bytes = 0;
+};
+
 class ChunkIterator {
  public:
   virtual ~ChunkIterator() = default;
+  virtual const SkippedEntries& skipped() const = 0;
   // Advances to the next entry in the iterator's direction; false at the end or on error
   // (check status()).
   virtual bool Next() = 0;
@@ -130,8 +148,10 @@ class ChunkReader {
   // Blocks outside the range are not decompressed. Block checksum failures and malformed
   // block contents surface as DataLoss in status(). The iterator must not outlive this
   // reader (nor the reader's `data`). Each iterator holds one decompressed block.
-  virtual std::unique_ptr<ChunkIterator> Iterate(int64_t from, int64_t through,
-                                                 bool forward) const = 0;
+  // `filter` (optional, must outlive the iterator) rules out blocks entirely inside
+  // [from, through); their entries are counted in skipped() instead of being returned.
+  virtual std::unique_ptr<ChunkIterator> Iterate(int64_t from, int64_t through, bool forward,
+                                                 const BlockFilter* filter = nullptr) const = 0;
 };
 
 }  // namespace logq::chunk

@@ -341,6 +341,7 @@ Status Ingester::Push(std::string_view tenant, api::PushRequest&& req, PushStats
       h.min_ts = std::min(h.min_ts, vs->min_ts);
       h.max_ts = std::max(h.max_ts, vs->max_ts);
       h.last_append_mono = mono;
+      h.appends++;
     }
   }
   // Live tails get the accepted entries (moved: the request is not read after this).
@@ -396,6 +397,14 @@ Result<int> Ingester::CutChunks(bool force) {
 }
 
 Result<int> Ingester::CutStream(const std::string& tenant, uint64_t fp) {
+  // Pushes accounted before the snapshot below are in it and are cut; `appends_before`
+  // tells afterwards whether any push was accounted since.
+  uint64_t appends_before = 0;
+  {
+    std::lock_guard<std::mutex> l(heads_mu_);
+    auto it = heads_.find({tenant, fp});
+    if (it != heads_.end()) appends_before = it->second.appends;
+  }
   auto reader = db_->NewReader();
   chunk::ChunkBuilder builder(options_.chunk);
   auto batch = db_->NewWriteBatch();
@@ -445,8 +454,21 @@ Result<int> Ingester::CutStream(const std::string& tenant, uint64_t fp) {
   RETURN_IF_ERROR(st);
   RETURN_IF_ERROR(finish());
 
-  // Recount what is left in this stream's head (entries pushed during the cut, or nothing).
-  // Subtracting would drift: retried pushes overwrite keys but were counted twice.
+  // What is left in this stream's head: entries pushed during the cut. If no push was
+  // accounted since the snapshot, nothing is left that accounting knows of: a push written
+  // after the snapshot but accounted only after this point re-creates its head record.
+  // Otherwise recount from the head (subtracting would drift: retried pushes overwrite keys
+  // but are counted twice); a push accounted after the recount's snapshot but before the
+  // lock keeps the record alive through `entries >= 1`, and the next cut recounts.
+  {
+    std::lock_guard<std::mutex> l(heads_mu_);
+    auto it = heads_.find({tenant, fp});
+    if (it == heads_.end()) return chunks;
+    if (it->second.appends == appends_before) {
+      heads_.erase(it);
+      return chunks;
+    }
+  }
   HeadStats rest;
   auto after = db_->NewReader();
   RETURN_IF_ERROR(after->ScanHead(tenant, fp, INT64_MIN, INT64_MAX, [&](const index::HeadRecord& r) {
@@ -460,27 +482,18 @@ Result<int> Ingester::CutStream(const std::string& tenant, uint64_t fp) {
   auto it = heads_.find({tenant, fp});
   if (it != heads_.end()) {
     HeadStats& h = it->second;
-    if (rest.entries == 0) {
-      heads_.erase(it);
-    } else {
-      h.entries = rest.entries;
-      h.bytes = rest.bytes;
-      h.min_ts = rest.min_ts;
-      h.max_ts = rest.max_ts;
-      h.first_append_mono = clock_->MonotonicNanos();
+    // Bounds stay a superset: a push accounted after the recount's snapshot widened them.
+    h.entries = std::max<int64_t>(rest.entries, 1);
+    h.bytes = rest.bytes;
+    if (rest.entries > 0) {
+      h.min_ts = std::min(h.min_ts, rest.min_ts);
+      h.max_ts = std::max(h.max_ts, rest.max_ts);
     }
+    h.first_append_mono = clock_->MonotonicNanos();
   }
   return chunks;
 }
 
-size_t Ingester::HeadEntries() const {
-  std::lock_guard<std::mutex> l(heads_mu_);
-  size_t n = 0;
-  for (const auto& [_, h] : heads_) n += static_cast<size_t>(std::max<int64_t>(0, h.entries));
-  return n;
-}
-
-}  // namespace logq::ingest
 void Ingester::GetHeadBounds(std::string_view tenant, std::span<const uint64_t> fps,
                              std::vector<index::HeadBounds>* out) const {
   out->assign(fps.size(), index::HeadBounds{});
@@ -504,3 +517,11 @@ Status Ingester::WithPushesPaused(const std::function<Status()>& fn) {
   return fn();
 }
 
+size_t Ingester::HeadEntries() const {
+  std::lock_guard<std::mutex> l(heads_mu_);
+  size_t n = 0;
+  for (const auto& [_, h] : heads_) n += static_cast<size_t>(std::max<int64_t>(0, h.entries));
+  return n;
+}
+
+}  // namespace logq::ingest

@@ -36,6 +36,7 @@
 #include "store/api/push.h"
 #include "store/chunk/chunk.h"
 #include "store/index/db.h"
+#include "store/index/head_directory.h"
 #include "store/index/registry.h"
 #include "store/ingest/limits.h"
 #include "store/ingest/push_observer.h"
@@ -57,7 +58,7 @@ struct PushStats {
   size_t bytes_accepted = 0;
 };
 
-class Ingester {
+class Ingester final : public index::HeadDirectory {
  public:
   // `limits_for` returns the limits of a tenant (global defaults plus overrides).
   Ingester(index::Db* db, index::Registry* registry, std::function<Limits(std::string_view)> limits_for,
@@ -80,7 +81,6 @@ class Ingester {
   // (if it Wants the tenant). Not owned; nullptr turns it off. Set before serving pushes.
   void SetPushObserver(PushObserver* observer) { observer_.store(observer); }
 
- private:
   // Retention support (store/retention's compactor) -------------------------------------
   // Runs `fn` while no chunk cut runs; inside it the caller may call CutStreamLocked.
   Status WithCutsPaused(const std::function<Status()>& fn);
@@ -96,6 +96,7 @@ class Ingester {
   void GetHeadBounds(std::string_view tenant, std::span<const uint64_t> fps,
                      std::vector<index::HeadBounds>* out) const override;
 
+ private:
   struct HeadStats {
     std::string tenant;
     uint64_t fp = 0;
@@ -105,6 +106,7 @@ class Ingester {
     int64_t max_ts = INT64_MIN;
     int64_t first_append_mono = 0;
     int64_t last_append_mono = 0;
+    uint64_t appends = 0;  // pushes accounted into this head; lets a cut know it was alone
   };
   using HeadKey = std::pair<std::string, uint64_t>;
   struct HeadKeyHash {
@@ -125,11 +127,11 @@ class Ingester {
   mutable std::mutex heads_mu_;
   std::unordered_map<HeadKey, HeadStats, HeadKeyHash> heads_;
   std::mutex cut_mu_;  // one cutter at a time
-
-  Counter* chunks_cut_;
   // Shared by Push from resolving streams until the registry commit; exclusive in
   // WithPushesPaused.
   std::shared_mutex streams_mu_;
+
+  Counter* chunks_cut_;
   Counter* chunk_raw_bytes_;
   Counter* chunk_encoded_bytes_;
   std::atomic<PushObserver*> observer_{nullptr};

@@ -7,6 +7,25 @@
 #include "store/querier/stream_source.h"
 
 namespace logq::querier {
+namespace {
+
+// Head bounds of the matched streams; every head "present" when there is no directory.
+template <typename Matched>
+std::vector<index::HeadBounds> LookupHeads(const index::HeadDirectory* heads, std::string_view tenant,
+                                           const Matched& matched) {
+  std::vector<index::HeadBounds> bounds;
+  if (heads == nullptr) {
+    bounds.assign(matched.size(), index::HeadBounds{true, INT64_MIN, INT64_MAX});
+    return bounds;
+  }
+  std::vector<uint64_t> fps;
+  fps.reserve(matched.size());
+  for (const auto& s : matched) fps.push_back(s.fp);
+  heads->GetHeadBounds(tenant, fps, &bounds);
+  return bounds;
+}
+
+}  // namespace
 
 std::vector<std::string> StoreQuerier::LabelNames(std::string_view tenant, const std::vector<Matcher>& matchers,
                                                   int64_t start, int64_t end) const {
@@ -36,17 +55,27 @@ std::vector<std::shared_ptr<const Labels>> StoreQuerier::Series(
   for (const auto& sel : selectors) {
     for (auto& s : registry_->Match(tenant, sel, start, end)) seen.emplace(s.fp, s.labels);
   }
+  // Sort by canonical text, rendered once per series (not twice per comparison).
+  std::vector<std::pair<std::string, std::shared_ptr<const Labels>>> keyed;
+  keyed.reserve(seen.size());
+  for (auto& [_, l] : seen) keyed.emplace_back(l->ToString(), l);
+  std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<std::shared_ptr<const Labels>> out;
-  for (auto& [_, l] : seen) out.push_back(l);
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->ToString() < b->ToString(); });
+  out.reserve(keyed.size());
+  for (auto& [_, l] : keyed) out.push_back(std::move(l));
   return out;
 }
 
 Result<std::vector<std::unique_ptr<engine::StreamSource>>> TenantQuerier::Select(const engine::SelectRequest& r) {
   std::vector<std::unique_ptr<engine::StreamSource>> out;
+  auto matched = registry_->Match(tenant_, r.matchers, r.from, r.through);
+  // Head bounds first, then the snapshot (head_directory.h).
+  std::vector<index::HeadBounds> bounds = LookupHeads(heads_, tenant_, matched);
   std::shared_ptr<index::DbReader> reader = db_->NewReader();
-  for (auto& s : registry_->Match(tenant_, r.matchers, r.from, r.through)) {
-    out.push_back(std::make_unique<StoreStreamSource>(reader, tenant_, s.fp, s.labels));
+  auto block_filter = MakeLiteralBlockFilter(r.required_literals);
+  for (size_t i = 0; i < matched.size(); ++i) {
+    out.push_back(std::make_unique<StoreStreamSource>(reader, tenant_, matched[i].fp, matched[i].labels, bounds[i],
+                                                      block_filter));
   }
   return out;
 }
@@ -54,7 +83,7 @@ Result<std::vector<std::unique_ptr<engine::StreamSource>>> TenantQuerier::Select
 Result<std::vector<StreamResult>> StoreQuerier::SelectLogs(std::string_view tenant, const SelectParams& p) const {
   std::vector<StreamResult> out;
   if (p.end <= p.start || p.limit == 0) return out;
-  TenantQuerier q(db_, registry_, std::string(tenant));
+  TenantQuerier q = ForTenant(std::string(tenant));
   engine::SelectRequest req;
   req.matchers = p.matchers;
   req.from = p.start;
@@ -102,8 +131,11 @@ Result<std::vector<StreamResult>> StoreQuerier::SelectLogs(std::string_view tena
 Result<IndexStats> StoreQuerier::Stats(std::string_view tenant, const std::vector<Matcher>& matchers, int64_t start,
                                        int64_t end) const {
   IndexStats st;
+  auto matched = registry_->Match(tenant, matchers, start, end);
+  std::vector<index::HeadBounds> bounds = LookupHeads(heads_, tenant, matched);
   auto reader = db_->NewReader();
-  for (const auto& s : registry_->Match(tenant, matchers, start, end)) {
+  for (size_t i = 0; i < matched.size(); ++i) {
+    const auto& s = matched[i];
     st.streams++;
     ASSIGN_OR_RETURN(auto refs, reader->ListChunks(tenant, s.fp, start, end));
     for (const auto& r : refs) {
@@ -112,6 +144,7 @@ Result<IndexStats> StoreQuerier::Stats(std::string_view tenant, const std::vecto
       st.entries += r.entries;
     }
     uint64_t head_entries = 0;
+    if (!bounds[i].Overlaps(start, end)) continue;
     RETURN_IF_ERROR(reader->ScanHead(tenant, s.fp, start, end, [&](const index::HeadRecord& r) {
       head_entries++;
       st.bytes += r.value.size() - 1;

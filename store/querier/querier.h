@@ -18,6 +18,7 @@
 #include "query/engine/querier.h"
 #include "query/model/matcher.h"
 #include "store/index/db.h"
+#include "store/index/head_directory.h"
 #include "store/index/registry.h"
 
 namespace logq::querier {
@@ -48,19 +49,26 @@ struct IndexStats {
 // read chunks and head under one shared snapshot.
 class TenantQuerier final : public engine::Querier {
  public:
-  TenantQuerier(index::Db* db, const index::Registry* registry, std::string tenant)
-      : db_(db), registry_(registry), tenant_(std::move(tenant)) {}
+  // `heads` (optional) lets reads skip empty heads; without it every head is scanned.
+  TenantQuerier(index::Db* db, const index::Registry* registry, std::string tenant,
+                const index::HeadDirectory* heads = nullptr)
+      : db_(db), registry_(registry), tenant_(std::move(tenant)), heads_(heads) {}
   Result<std::vector<std::unique_ptr<engine::StreamSource>>> Select(const engine::SelectRequest& request) override;
 
  private:
   index::Db* db_;
   const index::Registry* registry_;
   std::string tenant_;
+  const index::HeadDirectory* heads_;
 };
 
 class StoreQuerier {
  public:
-  StoreQuerier(index::Db* db, const index::Registry* registry) : db_(db), registry_(registry) {}
+  StoreQuerier(index::Db* db, const index::Registry* registry, const index::HeadDirectory* heads = nullptr)
+      : db_(db), registry_(registry), heads_(heads) {}
+
+  // The engine's querier for one tenant, sharing this querier's head directory.
+  TenantQuerier ForTenant(std::string tenant) const { return TenantQuerier(db_, registry_, std::move(tenant), heads_); }
 
   // Sorted, unique label names of streams matching `matchers` (all streams if empty) in
   // [start, end).
@@ -81,6 +89,7 @@ class StoreQuerier {
  private:
   index::Db* db_;
   const index::Registry* registry_;
+  const index::HeadDirectory* heads_;
 };
 
 }  // namespace logq::querier

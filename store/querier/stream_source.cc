@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <queue>
 
+#include "query/pipeline/substring_search.h"
 #include "store/chunk/chunk.h"
 
 namespace logq::querier {
@@ -26,10 +27,11 @@ class ChunkInput final : public Input {
  public:
   // `bytes` must outlive the reader and iterator, so the input owns both.
   ChunkInput(std::unique_ptr<std::string> bytes, std::unique_ptr<chunk::ChunkReader> reader, int64_t from,
-             int64_t through, bool fwd)
-      : bytes_(std::move(bytes)), reader_(std::move(reader)), it_(reader_->Iterate(from, through, fwd)) {
+             int64_t through, bool fwd, const chunk::BlockFilter* filter)
+      : bytes_(std::move(bytes)), reader_(std::move(reader)), it_(reader_->Iterate(from, through, fwd, filter)) {
     valid_ = it_->Next();
   }
+  const chunk::SkippedEntries& skipped() const { return it_->skipped(); }
   bool from_chunk() const override { return true; }
   bool Valid() const override { return valid_; }
   int64_t ts() const override { return it_->entry().ts; }
@@ -69,7 +71,28 @@ class HeadInput final : public Input {
   size_t i_;
 };
 
+class LiteralBlockFilter final : public chunk::BlockFilter {
+ public:
+  explicit LiteralBlockFilter(const std::vector<std::string>& literals) {
+    for (const auto& l : literals) searchers_.emplace_back(l, false);
+  }
+  bool MayMatch(std::string_view payload) const override {
+    for (const auto& s : searchers_) {
+      if (!s.Contains(payload)) return false;
+    }
+    return true;
+  }
+
+ private:
+  std::vector<pipeline::SubstringSearcher> searchers_;
+};
+
 }  // namespace
+
+std::shared_ptr<const chunk::BlockFilter> MakeLiteralBlockFilter(const std::vector<std::string>& literals) {
+  if (literals.empty()) return nullptr;
+  return std::make_shared<LiteralBlockFilter>(literals);
+}
 
 Status StoreStreamSource::ForEach(int64_t from, int64_t through, bool forward, const engine::EntryFn& fn) {
   if (through <= from) return Status::OK();
@@ -83,7 +106,7 @@ Status StoreStreamSource::ForEach(int64_t from, int64_t through, bool forward, c
   }
 
   std::vector<std::unique_ptr<Input>> inputs;
-  {
+  if (head_.Overlaps(from, through)) {
     std::vector<HeadEntry> head;
     std::vector<Label> md;
     Status st;
@@ -108,19 +131,31 @@ Status StoreStreamSource::ForEach(int64_t from, int64_t through, bool forward, c
     if (inputs[i]->Valid()) heap.push(i);
   }
   size_t next_ref = 0;
+  std::vector<const ChunkInput*> chunk_inputs;
   auto open_ref = [&](const index::ChunkRef& ref) -> Status {
     ASSIGN_OR_RETURN(std::string raw, reader_->GetChunk(tenant_, ref));
     auto bytes = std::make_unique<std::string>(std::move(raw));
     stats_.chunks++;
     stats_.compressed_bytes += bytes->size();
     ASSIGN_OR_RETURN(auto cr, chunk::ChunkReader::Open(*bytes));
-    auto in = std::make_unique<ChunkInput>(std::move(bytes), std::move(cr), from, through, forward);
+    auto in = std::make_unique<ChunkInput>(std::move(bytes), std::move(cr), from, through, forward,
+                                           block_filter_.get());
     RETURN_IF_ERROR(in->status());
+    chunk_inputs.push_back(in.get());
     inputs.push_back(std::move(in));
     if (inputs.back()->Valid()) heap.push(inputs.size() - 1);
     return Status::OK();
   };
 
+  // Entries of blocks the filter ruled out, counted once the merge is done.
+  auto count_skipped = [&] {
+    for (const ChunkInput* c : chunk_inputs) {
+      stats_.skipped_lines += c->skipped().entries;
+      stats_.skipped_bytes += c->skipped().line_bytes;
+      stats_.decompressed_lines += c->skipped().entries;
+      stats_.decompressed_bytes += c->skipped().line_bytes;
+    }
+  };
   int64_t cur_ts = 0;
   bool have_cur = false;
   std::vector<uint64_t> seen_at_ts;
@@ -162,6 +197,7 @@ Status StoreStreamSource::ForEach(int64_t from, int64_t through, bool forward, c
     if (!keep_going) break;
     if (in.Valid()) heap.push(i);
   }
+  count_skipped();
   return Status::OK();
 }
 

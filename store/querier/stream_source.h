@@ -9,15 +9,28 @@
 #include <vector>
 
 #include "query/engine/querier.h"
+#include "store/chunk/chunk.h"
 #include "store/index/db.h"
+#include "store/index/head_directory.h"
 
 namespace logq::querier {
+
+// Rules out chunk blocks that lack any of the substrings every wanted line contains
+// (SelectRequest::required_literals). Null when there are none.
+std::shared_ptr<const chunk::BlockFilter> MakeLiteralBlockFilter(const std::vector<std::string>& literals);
 
 class StoreStreamSource final : public engine::StreamSource {
  public:
   StoreStreamSource(std::shared_ptr<index::DbReader> reader, std::string tenant, uint64_t fp,
-                    std::shared_ptr<const Labels> labels)
-      : reader_(std::move(reader)), tenant_(std::move(tenant)), fp_(fp), labels_(std::move(labels)) {}
+                    std::shared_ptr<const Labels> labels,
+                    index::HeadBounds head = {true, INT64_MIN, INT64_MAX},
+                    std::shared_ptr<const chunk::BlockFilter> block_filter = nullptr)
+      : reader_(std::move(reader)),
+        tenant_(std::move(tenant)),
+        fp_(fp),
+        labels_(std::move(labels)),
+        head_(head),
+        block_filter_(std::move(block_filter)) {}
 
   const Labels& labels() const override { return *labels_; }
   Status ForEach(int64_t from, int64_t through, bool forward, const engine::EntryFn& fn) override;
@@ -28,6 +41,8 @@ class StoreStreamSource final : public engine::StreamSource {
   std::string tenant_;
   uint64_t fp_;
   std::shared_ptr<const Labels> labels_;
+  index::HeadBounds head_;  // what the ingester knew before the snapshot; skip the scan outside
+  std::shared_ptr<const chunk::BlockFilter> block_filter_;  // shared by a query's sources
   engine::ReadStats stats_;
 };
 

@@ -155,7 +155,7 @@ Status StoreServer::Start() {
   RETURN_IF_ERROR(ingester_->Recover([](uint64_t n) {
     if (n > 0) spdlog::info("recovering heads: {} entries scanned", n);
   }));
-  querier_ = std::make_unique<querier::StoreQuerier>(db_.get(), registry_.get());
+  querier_ = std::make_unique<querier::StoreQuerier>(db_.get(), registry_.get(), ingester_.get());
   query_pool_ = std::make_unique<WorkerPool>(std::max(1u, std::thread::hardware_concurrency()) - 1);
   engine::EngineOptions eo;
   eo.max_query_series = config_.limits_config.max_query_series;
@@ -677,7 +677,7 @@ HttpResponse StoreServer::HandleQuery(HttpRequest& req, bool instant) {
   qp.forward = params->forward;
   qp.limit = static_cast<size_t>(params->limit);
   if (log_query && instant) qp.start = qp.end;  // v2.7.5: an instant log query reads [time, time)
-  querier::TenantQuerier tq(db_.get(), registry_.get(), *tenant);
+  querier::TenantQuerier tq = querier_->ForTenant(*tenant);
   auto result = engine_->Query(&tq, qp);
   if (!result.ok()) return Error(result.status());
   return HttpResponse::Json(EncodeQueryResponse(*result, WantsCategorizedLabels(req)));
@@ -705,7 +705,7 @@ HttpResponse StoreServer::HandleLegacyQuery(HttpRequest& req) {
   qp.end = params->end;
   qp.forward = params->forward;
   qp.limit = static_cast<size_t>(std::min(params->limit, config_.limits_config.max_entries_limit_per_query));
-  querier::TenantQuerier tq(db_.get(), registry_.get(), *tenant);
+  querier::TenantQuerier tq = querier_->ForTenant(*tenant);
   auto result = engine_->Query(&tq, qp);
   if (!result.ok()) return Error(result.status());
   std::string out = "{\"streams\":[";
@@ -798,7 +798,7 @@ HttpResponse StoreServer::HandleVolume(HttpRequest& req, bool range) {
   qp.end = end;
   qp.step = step;
   qp.instant = !range;
-  querier::TenantQuerier tq(db_.get(), registry_.get(), tenant);
+  querier::TenantQuerier tq = querier_->ForTenant(tenant);
   auto result = engine_->Query(&tq, qp);
   if (!result.ok()) return Error(result.status());
   if (aggregate_by == "labels") {
@@ -864,7 +864,7 @@ HttpResponse StoreServer::HandleDetectedFields(HttpRequest& req, const std::stri
   qp.start = start;
   qp.end = end;
   qp.limit = static_cast<size_t>(line_limit);
-  querier::TenantQuerier tq(db_.get(), registry_.get(), tenant);
+  querier::TenantQuerier tq = querier_->ForTenant(tenant);
   auto result = engine_->Query(&tq, qp);
   if (!result.ok()) return Error(result.status());
   // Each line is parsed as JSON when it looks like an object, otherwise as logfmt.

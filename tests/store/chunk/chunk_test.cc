@@ -553,3 +553,77 @@ TEST(ChunkGoldenTest, ReencodingReproducesGoldenV1ByteForByte) {
 
 }  // namespace
 }  // namespace logq::chunk
+
+namespace logq::chunk {
+namespace {
+
+// Rules out blocks whose payload lacks a substring.
+class NeedleFilter final : public BlockFilter {
+ public:
+  explicit NeedleFilter(std::string needle) : needle_(std::move(needle)) {}
+  bool MayMatch(std::string_view payload) const override { return payload.find(needle_) != std::string_view::npos; }
+
+ private:
+  std::string needle_;
+};
+
+TEST(ChunkBlockFilterTest, SkipsOnlyBlocksWithoutTheNeedleAndCountsThem) {
+  // 40 blocks of 10 lines; the needle is in blocks 3, 17 and 39 only.
+  std::vector<GoldenEntry> all;
+  for (int b = 0; b < 40; ++b) {
+    for (int i = 0; i < 10; ++i) {
+      std::string line = "block " + std::to_string(b) + " line " + std::to_string(i) + " ";
+      if (i == 4 && (b == 3 || b == 17 || b == 39)) line += "NEEDLE ";
+      line.resize(100, 'x');  // ~104 framed bytes: a 1000-byte block target closes after 10
+      all.push_back({int64_t(b) * 1000 + i, line, {}});
+    }
+  }
+  ChunkBuilderOptions o;
+  o.target_block_raw = 1000;
+  std::string bytes = Build(all, o);
+  auto r = ChunkReader::Open(bytes);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ((*r)->blocks().size(), 40u);
+  NeedleFilter filter("NEEDLE");
+
+  for (bool forward : {true, false}) {
+    SCOPED_TRACE(forward ? "forward" : "backward");
+    // Whole range: only the three blocks with the needle are iterated.
+    auto it = (*r)->Iterate(0, 40000, forward, &filter);
+    Status st;
+    auto got = Drain(*it, &st);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    std::vector<GoldenEntry> want;
+    for (const auto& e : all) {
+      const int64_t b = e.ts / 1000;
+      if (b == 3 || b == 17 || b == 39) want.push_back(e);
+    }
+    if (!forward) std::reverse(want.begin(), want.end());
+    ExpectEntriesEqual(got, want);
+    EXPECT_EQ(it->skipped().entries, 370u);
+    uint64_t skipped_bytes = 0;
+    for (const auto& e : all) {
+      const int64_t b = e.ts / 1000;
+      if (b != 3 && b != 17 && b != 39) skipped_bytes += e.line.size();
+    }
+    EXPECT_EQ(it->skipped().line_bytes, skipped_bytes);
+
+    // A range that cuts blocks 5 and 20: the partial blocks are iterated (not ruled out),
+    // the blocks entirely inside are.
+    it = (*r)->Iterate(5005, 20005, forward, &filter);
+    got = Drain(*it, &st);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    want.clear();
+    for (const auto& e : all) {
+      const int64_t b = e.ts / 1000;
+      if (e.ts < 5005 || e.ts >= 20005) continue;
+      if (b == 5 || b == 20 || b == 17) want.push_back(e);
+    }
+    if (!forward) std::reverse(want.begin(), want.end());
+    ExpectEntriesEqual(got, want);
+    EXPECT_EQ(it->skipped().entries, 130u);  // blocks 6..19 except 17
+  }
+}
+
+}  // namespace
+}  // namespace logq::chunk

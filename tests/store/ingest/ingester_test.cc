@@ -34,7 +34,8 @@ class IngesterTest : public ::testing::Test {
     ingester_ = std::make_unique<Ingester>(db_.get(), registry_.get(), [this](std::string_view) { return limits_; },
                                            &clock_, &metrics_, io);
     ASSERT_TRUE(ingester_->Recover().ok());
-    querier_ = std::make_unique<querier::StoreQuerier>(db_.get(), registry_.get());
+    // Reads skip empty heads through the ingester, as in the server.
+    querier_ = std::make_unique<querier::StoreQuerier>(db_.get(), registry_.get(), ingester_.get());
   }
 
   void Reopen() {
@@ -235,6 +236,64 @@ TEST_F(IngesterTest, RetriedPushNeverDuplicatesEvenAcrossChunkCuts) {
   auto got = All(R"({app="a"})");
   EXPECT_EQ(got.size(), 101u);
   for (size_t i = 1; i < got.size(); ++i) EXPECT_LE(got[i - 1].ts, got[i].ts);
+}
+
+TEST_F(IngesterTest, HeadBoundsFollowPushesAndCutsAndReadsSkipEmptyHeads) {
+  auto fp_of = [&](const std::string& sel) {
+    auto m = registry_->Match("fake", *logql::ParseSelector(sel), 0, kNow + kNanosPerDay);
+    EXPECT_EQ(m.size(), 1u);
+    return m.empty() ? 0 : m[0].fp;
+  };
+  auto bounds = [&](uint64_t fp) {
+    std::vector<index::HeadBounds> b;
+    const uint64_t fps[] = {fp};
+    ingester_->GetHeadBounds("fake", fps, &b);
+    return b[0];
+  };
+  api::PushRequest r;
+  r.streams.push_back({R"({app="a"})", {{kNow - 50, "a1", {}}, {kNow - 10, "a2", {}}}});
+  ASSERT_TRUE(ingester_->Push("fake", std::move(r)).ok());
+  const uint64_t fp = fp_of(R"({app="a"})");
+  index::HeadBounds b = bounds(fp);
+  ASSERT_TRUE(b.present);
+  EXPECT_EQ(b.min_ts, kNow - 50);
+  EXPECT_EQ(b.max_ts, kNow - 10);
+  EXPECT_TRUE(b.Overlaps(kNow - 10, kNow));
+  EXPECT_FALSE(b.Overlaps(kNow - 9, kNow));
+  EXPECT_FALSE(b.Overlaps(0, kNow - 50));
+  EXPECT_FALSE(bounds(fp + 12345).present);
+
+  ASSERT_TRUE(ingester_->CutChunks(true).ok());
+  EXPECT_FALSE(bounds(fp).present);
+  // After the cut the entries come from the chunk; the head (tombstones only) is not read.
+  engine::SelectRequest req;
+  req.matchers = *logql::ParseSelector(R"({app="a"})");
+  req.from = 0;
+  req.through = kNow + 1;
+  auto tq = querier_->ForTenant("fake");
+  auto sources = tq.Select(req);
+  ASSERT_TRUE(sources.ok());
+  ASSERT_EQ(sources->size(), 1u);
+  std::vector<std::string> lines;
+  ASSERT_TRUE((*sources)[0]->ForEach(0, kNow + 1, true, [&](int64_t, std::string_view l, const std::vector<Label>&) {
+    lines.emplace_back(l);
+    return true;
+  }).ok());
+  EXPECT_EQ(lines, (std::vector<std::string>{"a1", "a2"}));
+  EXPECT_EQ((*sources)[0]->stats().head_lines, 0u);
+  EXPECT_EQ((*sources)[0]->stats().chunks, 1u);
+
+  // A push after the cut re-creates the head; it is read again.
+  api::PushRequest r2;
+  r2.streams.push_back({R"({app="a"})", {{kNow - 30, "a3", {}}}});
+  ASSERT_TRUE(ingester_->Push("fake", std::move(r2)).ok());
+  b = bounds(fp);
+  ASSERT_TRUE(b.present);
+  EXPECT_EQ(b.min_ts, kNow - 30);
+  EXPECT_EQ(b.max_ts, kNow - 30);
+  auto got = All(R"({app="a"})");
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[1].line, "a3");
 }
 
 TEST_F(IngesterTest, CutsBySizeAndKeepsEveryEntryInOrder) {
