@@ -16,6 +16,7 @@
 #include <map>
 #include <ostream>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
 #include "query/base/units.h"
@@ -198,7 +199,7 @@ struct DirState {
   bool deferred = false;        // waiting for pod metadata
   int64_t deferred_since = 0;
   std::map<std::string, FileState*> by_name;
-  std::set<std::pair<uint64_t, uint64_t>> ignored;  // (dev, ino) of .gz copies of live files
+  std::set<std::tuple<uint64_t, uint64_t, std::string>> ignored;  // (dev, ino, name): not tailed
   std::deque<GoneRecord> gone;
 };
 
@@ -560,7 +561,7 @@ void AgentImpl::OpenFile(DirState& d, const std::string& name, const LogFileName
     // A compressed copy of a file we still read: ignore it.
     for (auto& [n, f] : d.by_name) {
       if (f->reader && !f->reader->gzip() && content_match(f->reader->identity())) {
-        d.ignored.insert({st.st_dev, st.st_ino});
+        d.ignored.insert({st.st_dev, st.st_ino, name});
         return;
       }
     }
@@ -610,7 +611,7 @@ void AgentImpl::OpenFile(DirState& d, const std::string& name, const LogFileName
   }
   if (!target) target = MakeTarget(d, canonical);
   if (!target) {
-    d.ignored.insert({st.st_dev, st.st_ino});  // dropped by relabeling: not tailed
+    d.ignored.insert({st.st_dev, st.st_ino, name});  // dropped by relabeling: not tailed
     return;
   }
   auto fs = std::make_unique<FileState>();
@@ -652,19 +653,33 @@ void AgentImpl::RescanDir(DirState& d) {
     return GenerationOrderKey(a.second) < GenerationOrderKey(b.second);
   });
   // Index live files by inode.
+  // Only files we hold open can be matched by inode: once an fd is closed, the inode number
+  // may be reused by a new file (kubelet deletes a generation, the runtime creates 0.log).
+  // A finished gzip generation (closed) is matched by inode AND name.
   std::map<std::pair<uint64_t, uint64_t>, FileState*> by_ino;
+  std::map<std::string, FileState*> closed_by_name;
   for (auto& [n, f] : d.by_name) {
     f->in_listing = false;
-    by_ino[{f->reader->identity().dev, f->reader->identity().ino}] = f;
+    if (f->reader->open()) by_ino[{f->reader->identity().dev, f->reader->identity().ino}] = f;
+    else closed_by_name[f->name] = f;
   }
   std::map<std::string, FileState*> by_name;
-  std::set<std::pair<uint64_t, uint64_t>> ignored_seen;
+  std::set<std::tuple<uint64_t, uint64_t, std::string>> ignored_seen;
   for (auto& [name, fname] : names) {
     struct stat st;
     std::string path = d.info.path + "/" + name;
     if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     std::pair<uint64_t, uint64_t> key{st.st_dev, st.st_ino};
     auto it = by_ino.find(key);
+    if (it == by_ino.end()) {
+      auto c = closed_by_name.find(name);
+      if (c != closed_by_name.end() && c->second->reader->identity().ino == key.second &&
+          c->second->reader->identity().dev == key.first && c->second->reader->gzip()) {
+        c->second->in_listing = true;
+        by_name[name] = c->second;
+        continue;
+      }
+    }
     if (it != by_ino.end()) {
       FileState* f = it->second;
       if (f->name != name) {  // renamed (rotation)
@@ -677,8 +692,9 @@ void AgentImpl::RescanDir(DirState& d) {
       Enqueue(f);
       continue;
     }
-    if (d.ignored.count(key)) {
-      ignored_seen.insert(key);
+    std::tuple<uint64_t, uint64_t, std::string> ikey{key.first, key.second, name};
+    if (d.ignored.count(ikey)) {
+      ignored_seen.insert(ikey);
       continue;
     }
     OpenFile(d, name, fname, st);
@@ -688,8 +704,8 @@ void AgentImpl::RescanDir(DirState& d) {
       nf->second->in_listing = true;
       by_name[name] = nf->second;
       by_ino[key] = nf->second;
-    } else if (d.ignored.count(key)) {
-      ignored_seen.insert(key);
+    } else if (d.ignored.count(ikey)) {
+      ignored_seen.insert(ikey);
     }
   }
   // Files no longer listed: unlinked (drained through the fd) or finished gzip copies.
