@@ -36,7 +36,10 @@ Flags:
 Endpoints: POST /loki/api/v1/push; GET /loki/api/v1/{query,query_range,labels,label/<name>/values,series,
 index/stats,index/volume,detected_labels,detected_fields,format_query,status/buildinfo};
 /ready; /metrics; /config;
+POST|GET|DELETE /loki/api/v1/delete, GET /loki/api/v1/cache/generation_numbers (log deletion);
 POST /flush (cut every stream head into chunks now).
+Retention (compactor.retention_enabled, limits_config.retention_period/retention_stream,
+runtime_config.file for per-tenant overrides): docs/operations/retention.md.
 Reference: docs/configuration.md, docs/api.md.
 )";
 
