@@ -1058,7 +1058,7 @@ Result<std::unique_ptr<Stage>> BuildLabelFormat(const logql::LabelFormatStage& l
     if (it.rename) {
       item.src = it.value;
     } else {
-      auto t = Template::Parse(it.value);
+      auto t = Template::Parse(it.value, "label");
       if (!t.ok()) return InvalidArgument("invalid template for label '" + it.dst + "': " + t.status().message());
       item.tmpl = std::move(t).value();
     }

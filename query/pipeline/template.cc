@@ -29,7 +29,6 @@ using tmpl::Value;
 constexpr size_t kMaxOutput = 1 << 20;         // bytes one execution may produce
 constexpr int kMaxExecDepth = 300;             // nested blocks, parentheses, template calls
 constexpr int64_t kMaxRangeIterations = 1 << 20;  // per execution
-constexpr std::string_view kName = "line";     // Loki names its line_format template "line"
 
 // ---- time.Time methods ---------------------------------------------------------------
 
@@ -195,7 +194,7 @@ class Exec {
     }
     vars_ = vars;
     vars_[0] = Value::Labels();
-    tmpl_name_ = kName;
+    tmpl_name_ = set_.name;
     Flow f = Walk(vars_[0], *tree.root);
     if (f == Flow::kError) return InvalidArgument(std::move(err_));
     return Status::OK();
@@ -407,7 +406,7 @@ class Exec {
     if (it == set_.defined.end()) {
       std::string q;
       tmpl::AppendQuoted(t.text, false, &q);
-      Errorf("template: no template " + q + " associated with template \"" + std::string(kName) +
+      Errorf("template: no template " + q + " associated with template \"" + set_.name +
              "\"");
       return Flow::kError;
     }
@@ -822,10 +821,10 @@ class TemplateImpl final : public Template {
 
 }  // namespace
 
-Result<std::unique_ptr<Template>> Template::Parse(std::string_view source) {
+Result<std::unique_ptr<Template>> Template::Parse(std::string_view source, std::string_view name) {
   tmpl::TemplateSet set;
   std::string err;
-  if (!tmpl::ParseTemplate(kName, source, &set, &err)) return InvalidArgument(std::move(err));
+  if (!tmpl::ParseTemplate(name, source, &set, &err)) return InvalidArgument(std::move(err));
   return std::unique_ptr<Template>(std::make_unique<TemplateImpl>(std::move(set)));
 }
 

@@ -48,8 +48,10 @@ struct TemplateContext {
 
 class Template {
  public:
-  // Parses; InvalidArgument with the Go-like error text for bad templates.
-  static Result<std::unique_ptr<Template>> Parse(std::string_view source);
+  // Parses; InvalidArgument with the Go-like error text for bad templates. `name` is the
+  // template's name in parse and execution errors (`template: NAME:1:2: executing "NAME"
+  // ...`): Loki names line_format's template "line" and label_format's "label".
+  static Result<std::unique_ptr<Template>> Parse(std::string_view source, std::string_view name = "line");
   virtual ~Template() = default;
   // Renders into `out` (cleared first). Execution errors (bad function arguments) return
   // a non-OK status; callers set `__error__=TemplateFormatErr` and keep the line.
