@@ -291,11 +291,6 @@ Result<StoreConfig> ParseStoreConfig(std::string_view yaml, std::string_view sou
     s.Finish();
   }
   {
-    Section s(top.Child("querier"), "querier", source, &err);
-    s.Field("tail_max_duration", Duration(&c.querier.tail_max_duration));
-    s.Finish();
-  }
-  {
     Section s(top.Child("limits_config"), "limits_config", source, &err);
     ParseLimits(s, &c.limits_config);
     // Loki's older spelling of runtime_config.file / .period.
@@ -443,8 +438,6 @@ std::string StoreConfigToYaml(const StoreConfig& c) {
   o += "distributor:\n";
   o += fmt::format("  max_recv_msg_size: {}\n", FormatBytes(c.distributor.max_recv_msg_size));
   o += fmt::format("  max_decompressed_size: {}\n", FormatBytes(c.distributor.max_decompressed_size));
-  o += "querier:\n";
-  o += fmt::format("  tail_max_duration: {}\n", FormatDuration(c.querier.tail_max_duration));
   o += "querier:\n";
   o += fmt::format("  tail_max_duration: {}\n", FormatDuration(c.querier.tail_max_duration));
   o += "limits_config:\n";

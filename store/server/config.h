@@ -73,10 +73,6 @@ struct StoreConfig {
     int64_t tail_max_duration = 3600LL * 1'000'000'000;  // a live tail is closed after this; 1h
   } querier;
 
-  struct Querier {
-    int64_t tail_max_duration = 3600LL * 1'000'000'000;  // a live tail is closed after this; 1h
-  } querier;
-
   ingest::Limits limits_config;
 
   // The directory RocksDB lives in, after defaults.

@@ -134,11 +134,11 @@ Status StoreServer::Start() {
   ASSIGN_OR_RETURN(db_, index::Db::Open(dbo));
   registry_ = std::make_unique<index::Registry>();
   RETURN_IF_ERROR(registry_->Load(db_.get()));
-  ingest::IngesterOptions io;
   runtime_config_ = std::make_unique<retention::RuntimeConfig>(config_.limits_config, config_.runtime_config.file,
                                                                ParseRuntimeOverrides, &metrics_);
   RETURN_IF_ERROR(runtime_config_->Reload());
   runtime_config_->Start(config_.runtime_config.period);
+  ingest::IngesterOptions io;
   io.sync_writes = config_.storage.sync_writes;
   io.chunk_target_size = config_.ingester.chunk_target_size;
   io.max_chunk_age = config_.ingester.max_chunk_age;
@@ -186,6 +186,22 @@ Status StoreServer::Start() {
         ->Set(static_cast<double>(db_->DiskBytes()));
     metrics_.GetGauge("logq_chunks", "Chunks stored (RocksDB estimate).")->Set(static_cast<double>(db_->EstimateChunks()));
   });
+  delete_requests_ = std::make_unique<retention::DeleteRequestStore>(db_.get());
+  delete_api_ = std::make_unique<retention::DeleteApi>(
+      delete_requests_.get(), [limits](std::string_view t) { return limits->LimitsFor(t); }, clock_, &metrics_,
+      config_.compactor.delete_max_interval);
+  retention::CompactorOptions co;
+  co.retention_enabled = config_.compactor.retention_enabled;
+  co.compaction_interval = config_.compactor.apply_retention_interval > 0 ? config_.compactor.apply_retention_interval
+                                                                          : config_.compactor.compaction_interval;
+  co.delete_request_cancel_period = config_.compactor.delete_request_cancel_period;
+  co.sync_writes = config_.storage.sync_writes;
+  co.chunk = io.chunk;
+  co.test_only_stream_delay = config_.compactor.test_only_stream_delay;
+  compactor_ = std::make_unique<retention::Compactor>(
+      db_.get(), registry_.get(), ingester_.get(), delete_requests_.get(),
+      [limits](std::string_view t) { return limits->LimitsFor(t); }, clock_, &metrics_, co);
+  compactor_->Start();
   cutter_ = std::thread([this] { CutterLoop(); });
   ready_ = true;
   spdlog::info("ready: {} streams, {} head entries", registry_->TotalStreams(), ingester_->HeadEntries());
@@ -203,22 +219,6 @@ void StoreServer::CutterLoop() {
     else if (*n > 0) spdlog::debug("cut {} chunks", *n);
     l.lock();
   }
-  delete_requests_ = std::make_unique<retention::DeleteRequestStore>(db_.get());
-  delete_api_ = std::make_unique<retention::DeleteApi>(
-      delete_requests_.get(), [limits](std::string_view t) { return limits->LimitsFor(t); }, clock_, &metrics_,
-      config_.compactor.delete_max_interval);
-  retention::CompactorOptions co;
-  co.retention_enabled = config_.compactor.retention_enabled;
-  co.compaction_interval = config_.compactor.apply_retention_interval > 0 ? config_.compactor.apply_retention_interval
-                                                                          : config_.compactor.compaction_interval;
-  co.delete_request_cancel_period = config_.compactor.delete_request_cancel_period;
-  co.sync_writes = config_.storage.sync_writes;
-  co.chunk = io.chunk;
-  co.test_only_stream_delay = config_.compactor.test_only_stream_delay;
-  compactor_ = std::make_unique<retention::Compactor>(
-      db_.get(), registry_.get(), ingester_.get(), delete_requests_.get(),
-      [limits](std::string_view t) { return limits->LimitsFor(t); }, clock_, &metrics_, co);
-  compactor_->Start();
 }
 
 Status StoreServer::CutAllChunks() {
@@ -238,10 +238,15 @@ void StoreServer::Stop() {
   if (http_) http_->Stop();
   if (tails_) tails_->Stop();
   if (cutter_.joinable()) cutter_.join();
+  if (compactor_) compactor_->Stop();
+  if (runtime_config_) runtime_config_->Stop();
   if (db_) {
     Status s = db_->Flush();
     if (!s.ok()) spdlog::error("flush on shutdown failed: {}", s.ToString());
   }
+  compactor_.reset();
+  delete_api_.reset();
+  delete_requests_.reset();
   engine_.reset();
   query_pool_.reset();
   querier_.reset();
@@ -257,15 +262,10 @@ HttpResponse StoreServer::Handle(HttpRequest& req) {
   std::string route = "other";
   HttpResponse resp = Route(req, &route);
   const double secs = static_cast<double>(clock_->MonotonicNanos() - t0) / 1e9;
-  if (compactor_) compactor_->Stop();
-  if (runtime_config_) runtime_config_->Stop();
   metrics_
       .GetHistogram("logq_request_duration_seconds", "Time to serve HTTP requests, by route, method and status code.",
                     {{"method", req.method}, {"route", route}, {"status_code", std::to_string(resp.status)}})
       ->Observe(secs);
-  compactor_.reset();
-  delete_api_.reset();
-  delete_requests_.reset();
   if (resp.status >= 500) spdlog::warn("{} {} -> {}: {}", req.method, route, resp.status, resp.body);
   return resp;
 }
@@ -314,6 +314,10 @@ HttpResponse StoreServer::Route(HttpRequest& req, std::string* route) {
     *route = "drilldown_limits";
     return HandleDrilldownLimits(req);
   }
+  if (p == "/loki/api/v1/delete" || p == "/loki/api/v1/cache/generation_numbers") {
+    *route = p == "/loki/api/v1/delete" ? "delete" : "cache_generation_numbers";
+    return HandleDeleteApi(req, p != "/loki/api/v1/delete");
+  }
 
   const bool push = p == "/loki/api/v1/push" || p == "/api/prom/push";
   std::string label_name;
@@ -340,10 +344,6 @@ HttpResponse StoreServer::Route(HttpRequest& req, std::string* route) {
                      detected_field_values || p == "/loki/api/v1/patterns";
   if (!known) {
     *route = "notfound";
-  if (p == "/loki/api/v1/delete" || p == "/loki/api/v1/cache/generation_numbers") {
-    *route = p == "/loki/api/v1/delete" ? "delete" : "cache_generation_numbers";
-    return HandleDeleteApi(req, p != "/loki/api/v1/delete");
-  }
     return HttpResponse::Text(404, "404 page not found\n");
   }
   if (!ready_) {
@@ -469,6 +469,23 @@ HttpResponse StoreServer::HandleReady() {
   return HttpResponse::Text(503, "Ingester not ready: " + not_ready_reason_ + "\n");
 }
 
+// Loki's log deletion API (store/retention/delete_api.h).
+HttpResponse StoreServer::HandleDeleteApi(HttpRequest& req, bool generation_numbers) {
+  if (!ready_) {
+    std::lock_guard<std::mutex> l(mu_);
+    return HttpResponse::Text(503, "store not ready: " + not_ready_reason_);
+  }
+  auto tenant = ResolveTenant(config_.auth_enabled, req.Header("X-Scope-OrgID"), /*allow_multi=*/false);
+  if (!tenant.ok()) return Error(tenant.status());
+  return generation_numbers ? delete_api_->HandleGenerationNumbers(req, *tenant) : delete_api_->HandleDelete(req, *tenant);
+}
+
+Status StoreServer::RunCompaction() {
+  if (!ready_) return Unavailable("not ready");
+  auto r = compactor_->RunPass();
+  return r.ok() ? Status::OK() : r.status();
+}
+
 HttpResponse StoreServer::HandleBuildInfo() {
   json j = {{"version", LOGQ_VERSION}, {"revision", LOGQ_REVISION}, {"branch", "HEAD"},
             {"buildUser", "logq"},     {"buildDate", ""},            {"goVersion", ""}};
@@ -556,23 +573,6 @@ HttpResponse StoreServer::HandleIndexStats(HttpRequest& req) {
   auto matchers = logql::ParseSelector(req.Param("query"));
   if (!matchers.ok()) return Error(matchers.status());
   auto stats = querier_->Stats(tenant, *matchers, start, end + 1);
-// Loki's log deletion API (store/retention/delete_api.h).
-HttpResponse StoreServer::HandleDeleteApi(HttpRequest& req, bool generation_numbers) {
-  if (!ready_) {
-    std::lock_guard<std::mutex> l(mu_);
-    return HttpResponse::Text(503, "store not ready: " + not_ready_reason_);
-  }
-  auto tenant = ResolveTenant(config_.auth_enabled, req.Header("X-Scope-OrgID"), /*allow_multi=*/false);
-  if (!tenant.ok()) return Error(tenant.status());
-  return generation_numbers ? delete_api_->HandleGenerationNumbers(req, *tenant) : delete_api_->HandleDelete(req, *tenant);
-}
-
-Status StoreServer::RunCompaction() {
-  if (!ready_) return Unavailable("not ready");
-  auto r = compactor_->RunPass();
-  return r.ok() ? Status::OK() : r.status();
-}
-
   if (!stats.ok()) return Error(stats.status());
   return HttpResponse::Json(Dump(
       {{"streams", stats->streams}, {"chunks", stats->chunks}, {"bytes", stats->bytes}, {"entries", stats->entries}}));

@@ -34,15 +34,15 @@ class TailRegistry;
 namespace logq::engine {
 class Engine;
 }
-namespace logq {
-class WorkerPool;
-}
 namespace logq::retention {
 class Compactor;
 class DeleteApi;
 class DeleteRequestStore;
 class RuntimeConfig;
 }  // namespace logq::retention
+namespace logq {
+class WorkerPool;
+}
 
 namespace logq::server {
 
@@ -61,11 +61,11 @@ class StoreServer {
 
   // Cuts every head into chunks now (tests and benchmarks).
   Status CutAllChunks();
+  // Runs one retention/deletion pass of the compactor now (tests).
+  Status RunCompaction();
 
   // Handles one request (exposed for in-process tests).
   HttpResponse Handle(HttpRequest& req);
-  // Runs one retention/deletion pass of the compactor now (tests).
-  Status RunCompaction();
 
  private:
   // Tenant and [start, end] of a read request, with Loki's defaults and errors.
@@ -92,11 +92,11 @@ class StoreServer {
   HttpResponse HandleTail(HttpRequest& req, bool legacy);
   HttpResponse HandleReady();
   HttpResponse HandleBuildInfo();
+  HttpResponse HandleDeleteApi(HttpRequest& req, bool generation_numbers);
   void CutterLoop();
 
   StoreConfig config_;
   const Clock* clock_;
-  HttpResponse HandleDeleteApi(HttpRequest& req, bool generation_numbers);
   MetricsRegistry metrics_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<index::Db> db_;
@@ -112,14 +112,14 @@ class StoreServer {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread cutter_;
-};
-
-// Maps a Status to its HTTP status code (400, 401, 404, 413, 429, 499, 500, 501, 503, 504).
-int HttpStatusFor(const Status& s);
-
   // Retention and deletion (store/retention).
   std::unique_ptr<retention::RuntimeConfig> runtime_config_;
   std::unique_ptr<retention::DeleteRequestStore> delete_requests_;
   std::unique_ptr<retention::Compactor> compactor_;
   std::unique_ptr<retention::DeleteApi> delete_api_;
+};
+
+// Maps a Status to its HTTP status code (400, 401, 404, 413, 429, 499, 500, 501, 503, 504).
+int HttpStatusFor(const Status& s);
+
 }  // namespace logq::server
