@@ -249,8 +249,7 @@ bool Compactor::SleepForTest() {
   return !stopping_;
 }
 
-Status Compactor::RunTenant(const std::string& tenant, const std::vector<DeleteRequest>& requests,
-                            PassStats* stats) {
+Status Compactor::RunTenant(const std::string& tenant, std::vector<DeleteRequest>& requests, PassStats* stats) {
   const ingest::Limits limits = limits_for_(tenant);
   std::vector<std::unique_ptr<DeleteMatcher>> matchers;
   std::vector<uint64_t> deleted_lines(requests.size(), 0);
@@ -289,6 +288,7 @@ Status Compactor::RunTenant(const std::string& tenant, const std::vector<DeleteR
   RETURN_IF_ERROR(DropEmpty(tenant, changed, stats));
   if (!changed.empty()) RETURN_IF_ERROR(db_->CompactTenant(tenant));
   for (size_t i = 0; i < requests.size(); ++i) {
+    requests[i].deleted_lines = deleted_lines[i];
     if (deleted_lines[i] > 0) {
       metrics_->GetCounter("logq_compactor_deleted_lines_total", "Lines deleted by delete requests.",
                            {{"tenant", tenant}})
@@ -337,7 +337,7 @@ Result<PassStats> Compactor::RunPass() {
     std::vector<DeleteRequest> claimed = requests_->Claim(due[tenant]);
     std::vector<DeleteRequest> work = claimed;
     Status st = RunTenant(tenant, work, &stats);
-    Status fin = requests_->Finish(claimed, st.ok(), now_ms);
+    Status fin = requests_->Finish(work, st.ok(), now_ms);
     if (st.ok() && fin.ok()) {
       stats.requests_processed += claimed.size();
       pending -= std::min<uint64_t>(pending, claimed.size());

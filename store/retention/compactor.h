@@ -83,7 +83,9 @@ class Compactor {
 
  private:
   struct StreamWork;
-  Status RunTenant(const std::string& tenant, const std::vector<DeleteRequest>& requests, PassStats* stats);
+  // Applies retention and `requests` (claimed, of this tenant) to the tenant's streams;
+  // fills each request's deleted_lines.
+  Status RunTenant(const std::string& tenant, std::vector<DeleteRequest>& requests, PassStats* stats);
   Status ProcessStream(const std::string& tenant, StreamWork& work, PassStats* stats);
   Status DropEmpty(const std::string& tenant, const std::vector<uint64_t>& fps, PassStats* stats);
   void CountDeleted(const std::string& tenant, bool by_request, uint64_t entries, uint64_t bytes, PassStats* stats);
