@@ -504,15 +504,9 @@ class Parser {
     }
     if (Peek().type != Tok::kString) return Unexpected("STRING");
     const Token s = Next();
+    // Like Loki, a line filter's regexp is compiled when the pipeline is built, not here
+    // (a bad one fails the query with `parse error : stage '|~ "..."' : error parsing regexp`).
     v.value = s.text;
-    if (op == LineFilterOp::kRegex || op == LineFilterOp::kNotRegex) {
-      auto m = Matcher::Make(MatchType::kRegexMatch, "x", v.value);
-      if (!m.ok()) return Err(s, m.status().message());
-      if (v.value.find("(?=") != std::string::npos || v.value.find("(?!") != std::string::npos ||
-          v.value.find("(?<") != std::string::npos) {
-        return Err(s, "invalid regexp: lookarounds are not supported (RE2 syntax)");
-      }
-    }
     return v;
   }
 
@@ -611,14 +605,17 @@ class Parser {
           if (Peek().type != Tok::kString) return Unexpected("STRING");
           const Token arg = Next();
           s.parser.argument = arg.text;
+          // Loki checks these arguments while parsing, with messages that carry no position
+          // (`parse error : invalid regexp parser: ...`); the pipeline builder checks the rest
+          // (label names, pattern structure) with the same prefixes.
           if (s.parser.kind == ParserKind::kRegexp) {
             auto m = Matcher::Make(MatchType::kRegexMatch, "x", arg.text);
-            if (!m.ok()) return Err(arg, m.status().message());
+            if (!m.ok()) return InvalidArgument("parse error : invalid regexp parser: " + m.status().message());
             if (arg.text.find("(?P<") == std::string::npos && arg.text.find("(?<") == std::string::npos) {
-              return Err(arg, "at least one named capture must be supplied");
+              return InvalidArgument("parse error : invalid regexp parser: at least one named capture must be supplied");
             }
           } else if (arg.text.find('<') == std::string::npos) {
-            return Err(arg, "at least one capture is required");
+            return InvalidArgument("parse error : invalid pattern parser: at least one capture is required");
           }
           return s;
         }

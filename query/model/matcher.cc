@@ -16,7 +16,8 @@ std::string_view MatchTypeString(MatchType t) {
 
 // Go's regexp error text ("error parsing regexp: missing closing ): `(a`") for a pattern
 // that RE2 rejects, without the anchoring wrapper logq adds.
-static std::string RegexError(const std::string& pattern) {
+std::string GoRegexpError(std::string_view pattern_view) {
+  const std::string pattern(pattern_view);
   RE2::Options opts;
   opts.set_log_errors(false);
   RE2 raw(pattern, opts);
@@ -51,7 +52,7 @@ Result<Matcher> Matcher::Make(MatchType type, std::string name, std::string valu
     opts.set_log_errors(false);
     opts.set_dot_nl(true);
     auto re = std::make_shared<RE2>("^(?:" + m.value_ + ")$", opts);
-    if (!re->ok()) return InvalidArgument(RegexError(m.value_));
+    if (!re->ok()) return InvalidArgument(GoRegexpError(m.value_));
     m.re_ = std::move(re);
   }
   return m;

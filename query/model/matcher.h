@@ -21,6 +21,10 @@ enum class MatchType { kEqual, kNotEqual, kRegexMatch, kRegexNoMatch };
 
 std::string_view MatchTypeString(MatchType t);  // "=", "!=", "=~", "!~"
 
+// Go's regexp.Compile error text for a pattern RE2 rejects
+// ("error parsing regexp: missing closing ): `(a`"), as Loki reports it.
+std::string GoRegexpError(std::string_view pattern);
+
 class Matcher {
  public:
   // Compiles the regex for =~ and !~; InvalidArgument names the bad pattern.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "query/model/matcher.h"
 #include "query/pipeline/ip_filter.h"
 #include "query/pipeline/pattern.h"
 #include "query/pipeline/substring_search.h"
@@ -571,7 +572,7 @@ Result<std::unique_ptr<LineFilter>> BuildRegexFilter(std::string_view pattern) {
   opts.set_log_errors(false);
   auto re = std::make_unique<RE2>(ToRe2Syntax(pattern), opts);
   if (!re->ok()) {
-    return InvalidArgument("error parsing regexp: " + re->error() + ": `" + std::string(pattern) + "`");
+    return InvalidArgument(GoRegexpError(pattern));
   }
   const RegexPlan plan = AnalyzeRegex(pattern);
   switch (plan.kind) {

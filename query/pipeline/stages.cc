@@ -1016,13 +1016,17 @@ Result<std::unique_ptr<Stage>> BuildParser(const logql::ParserStage& ps) {
       RE2::Options o;
       o.set_log_errors(false);
       auto re = std::make_unique<RE2>(ToRe2Syntax(ps.argument), o);
-      if (!re->ok()) return InvalidArgument("invalid regexp parser: error parsing regexp: " + re->error());
+      // Loki validates the regexp parser while parsing the query: every error is
+      // `invalid regexp parser: <log.NewRegexpParser's error>`.
+      if (!re->ok()) return InvalidArgument("invalid regexp parser: " + GoRegexpError(ps.argument));
       std::vector<std::pair<int, std::string>> groups;
       for (const auto& [idx, name] : re->CapturingGroupNames()) {
-        if (!IsValidLabelName(name)) return InvalidArgument("invalid extracted label name '" + name + "'");
+        if (!IsValidLabelName(name)) {
+          return InvalidArgument("invalid regexp parser: invalid extracted label name '" + name + "'");
+        }
         groups.emplace_back(idx, name);
       }
-      if (groups.empty()) return InvalidArgument("at least one named capture must be supplied");
+      if (groups.empty()) return InvalidArgument("invalid regexp parser: at least one named capture must be supplied");
       return std::unique_ptr<Stage>(new RegexpParserPlan(std::move(re), std::move(groups)));
     }
     case K::kPattern: {
@@ -1104,6 +1108,42 @@ std::vector<std::vector<const logql::Stage*>> Reorder(const std::vector<logql::S
   return out;
 }
 
+// A stage as Loki's String() prints it in `stage '...'` errors: like the canonical printer,
+// except that parser parameters are joined by "," (JSONExpressionParser/LogfmtExpressionParser).
+std::string StageText(const logql::Stage& s) {
+  if (s.kind != logql::Stage::Kind::kParser || s.parser.params.empty()) return logql::ToString(s);
+  const logql::ParserStage& p = s.parser;
+  std::string out = p.kind == logql::ParserKind::kJson ? "| json " : "| logfmt ";
+  if (p.kind == logql::ParserKind::kLogfmt) {
+    if (p.strict) out += "--strict ";
+    if (p.keep_empty) out += "--keep-empty ";
+  }
+  for (size_t i = 0; i < p.params.size(); ++i) {
+    if (i) out += ",";
+    out += p.params[i].label + "=";
+    AppendGoQuoted(p.params[i].expression, &out);
+  }
+  return out;
+}
+
+// Loki's errors for a stage that cannot be built. The regexp and pattern parsers are checked
+// while parsing (`parse error : invalid regexp parser: ...`); every other stage when its
+// pipeline is built (logqlmodel.NewStageError: `parse error : stage '<stage>' : <error>`,
+// consecutive line filters printed as one chain).
+Status StageError(const std::vector<const logql::Stage*>& group, const Status& st) {
+  const logql::Stage& first = *group[0];
+  if (first.kind == logql::Stage::Kind::kParser &&
+      (first.parser.kind == logql::ParserKind::kRegexp || first.parser.kind == logql::ParserKind::kPattern)) {
+    return Status(st.code(), "parse error : " + st.message());
+  }
+  std::string text;
+  for (const logql::Stage* s : group) {
+    if (!text.empty()) text += " ";
+    text += StageText(*s);
+  }
+  return Status(st.code(), "parse error : stage '" + text + "' : " + st.message());
+}
+
 }  // namespace
 
 Result<std::vector<std::unique_ptr<Stage>>> BuildStages(const std::vector<logql::Stage>& stages,
@@ -1119,7 +1159,9 @@ Result<std::vector<std::unique_ptr<Stage>>> BuildStages(const std::vector<logql:
     if (first.kind == K::kLineFilter) {
       std::vector<std::unique_ptr<LineFilter>> filters;
       for (const logql::Stage* s : group) {
-        ASSIGN_OR_RETURN(auto f, BuildLineFilter(s->line_filter));
+        auto built = BuildLineFilter(s->line_filter);
+        if (!built.ok()) return StageError(group, built.status());
+        auto f = std::move(built).value();
         if (f->IsTrue()) continue;
         const auto& lf = s->line_filter;
         if (!line_modified && literals != nullptr && lf.op == logql::LineFilterOp::kContains &&
@@ -1136,7 +1178,9 @@ Result<std::vector<std::unique_ptr<Stage>>> BuildStages(const std::vector<logql:
     }
     switch (first.kind) {
       case K::kParser: {
-        ASSIGN_OR_RETURN(auto s, BuildParser(first.parser));
+        auto built = BuildParser(first.parser);
+        if (!built.ok()) return StageError(group, built.status());
+        auto s = std::move(built).value();
         last_parser = dynamic_cast<EarlyCheckable*>(s.get());
         out.push_back(std::move(s));
         if (first.parser.kind == logql::ParserKind::kUnpack) line_modified = true;
@@ -1144,7 +1188,9 @@ Result<std::vector<std::unique_ptr<Stage>>> BuildStages(const std::vector<logql:
       }
       case K::kLabelFilter: {
         if (!first.label_filter.filter) return InvalidArgument("empty label filter");
-        ASSIGN_OR_RETURN(auto pred, BuildLabelPredicate(*first.label_filter.filter));
+        auto built = BuildLabelPredicate(*first.label_filter.filter);
+        if (!built.ok()) return StageError(group, built.status());
+        auto pred = std::move(built).value();
         if (pred->IsNoop()) break;
         if (parser_before != nullptr) parser_before->SetEarlyChecks(NecessaryConditions(first.label_filter.filter));
         std::vector<std::unique_ptr<LabelPredicate>> preds;
@@ -1153,13 +1199,17 @@ Result<std::vector<std::unique_ptr<Stage>>> BuildStages(const std::vector<logql:
         break;
       }
       case K::kLineFormat: {
-        ASSIGN_OR_RETURN(auto s, BuildLineFormat(first.line_format));
+        auto built = BuildLineFormat(first.line_format);
+        if (!built.ok()) return StageError(group, built.status());
+        auto s = std::move(built).value();
         out.push_back(std::move(s));
         line_modified = true;
         break;
       }
       case K::kLabelFormat: {
-        ASSIGN_OR_RETURN(auto s, BuildLabelFormat(first.label_format));
+        auto built = BuildLabelFormat(first.label_format);
+        if (!built.ok()) return StageError(group, built.status());
+        auto s = std::move(built).value();
         out.push_back(std::move(s));
         break;
       }

@@ -97,7 +97,7 @@ INSTANTIATE_TEST_SUITE_P(
     Queries, ParserErrorTest,
     ::testing::Values(Bad{"{", "parse error at line 1, col 2"}, Bad{R"({a="b"} |=)", "expecting STRING"},
                       Bad{R"({a=~".*"})", "empty-compatible value"}, Bad{R"({a="b")", "parse error at line 1, col 7"},
-                      Bad{R"({a="b"} |~ "(a)\\1")", "invalid escape"}, Bad{R"(foo({a="b"}))", "IDENTIFIER"},
+                      Bad{R"x({a="b"} | regexp "(?P<a>x)\\1")x", "parse error : invalid regexp parser: error parsing regexp: invalid escape"}, Bad{R"(foo({a="b"}))", "IDENTIFIER"},
                       Bad{R"(count_over_time({a="b"}))", "expecting ["},
                       Bad{R"(avg_over_time({a="b"}[1m]))", "without unwrap"},
                       Bad{R"(count_over_time({a="b"} | unwrap x [1m]))", "with unwrap"},

@@ -118,19 +118,21 @@ TEST(FormatErrorsTest, LabelFormatExecutionErrorKeepsOtherLabels) {
 TEST(FormatErrorsTest, InvalidTemplatesAreRejectedAtBuild) {
   auto line = MakePipeline(R"(| line_format "{{ .a ")");
   ASSERT_FALSE(line.ok());
-  EXPECT_EQ(line.status().message().rfind("invalid line template: ", 0), 0u) << line.status().message();
+  EXPECT_EQ(line.status().message().rfind("parse error : stage '| line_format \"{{ .a \"' : invalid line template: ", 0), 0u) << line.status().message();
   auto label = MakePipeline(R"(| label_format x="{{ .a ")");
   ASSERT_FALSE(label.ok());
-  EXPECT_EQ(label.status().message().rfind("invalid template for label 'x': ", 0), 0u) << label.status().message();
+  EXPECT_EQ(label.status().message().rfind("parse error : stage '| label_format x=\"{{ .a \"' : invalid template for label 'x': template: label:1: ", 0), 0u) << label.status().message();
 }
 
 TEST(FormatErrorsTest, LabelFormatValidation) {
   auto err = MakePipeline(R"(| label_format __error__="x")");
   ASSERT_FALSE(err.ok());
-  EXPECT_EQ(err.status().message(), "__error__ cannot be formatted");
+  EXPECT_EQ(err.status().message(), "parse error : stage '| label_format __error__=\"x\"' : __error__ cannot be formatted");
   auto dup = MakePipeline(R"(| label_format a="x", a=b)");
   ASSERT_FALSE(dup.ok());
-  EXPECT_EQ(dup.status().message(), "multiple label name 'a' not allowed in a single format operation");
+  EXPECT_EQ(dup.status().message(),
+            "parse error : stage '| label_format a=\"x\",a=b' : multiple label name 'a' not allowed in a single format "
+            "operation");
 }
 
 TEST(FormatStateTest, LineFormatOutputIsValidUntilNextLine) {

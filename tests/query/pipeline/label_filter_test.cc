@@ -124,7 +124,7 @@ INSTANTIATE_TEST_SUITE_P(Cases, LabelFilterTest, ::testing::ValuesIn(kCases),
 TEST(LabelFilterBuildTest, InvalidIpPatternFails) {
   auto p = MakePipeline(R"(| addr = ip("not-an-ip"))");
   ASSERT_FALSE(p.ok());
-  EXPECT_EQ(p.status().message(), "ip: invalid pattern: \"not-an-ip\"");
+  EXPECT_EQ(p.status().message(), "parse error : stage '| addr=ip(\"not-an-ip\")' : ip: invalid pattern: \"not-an-ip\"");
 }
 
 TEST(LabelFilterBuildTest, MatchAllRegexFilterIsDropped) {

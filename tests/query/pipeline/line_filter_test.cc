@@ -110,7 +110,7 @@ INSTANTIATE_TEST_SUITE_P(Cases, LineFilterTest, ::testing::ValuesIn(kFilterCases
 TEST(LineFilterErrorsTest, InvalidIpPatternIsRejected) {
   auto p = MakePipeline(R"(|= ip("300.1.1.1"))");
   ASSERT_FALSE(p.ok());
-  EXPECT_EQ(p.status().message(), "ip: invalid pattern: \"300.1.1.1\"");
+  EXPECT_EQ(p.status().message(), "parse error : stage '|= ip(\"300.1.1.1\")' : ip: invalid pattern: \"300.1.1.1\"");
 }
 
 TEST(LineFilterErrorsTest, NamedCaptureInPatternFilterIsRejected) {
@@ -122,7 +122,8 @@ TEST(LineFilterErrorsTest, NamedCaptureInPatternFilterIsRejected) {
 TEST(LineFilterErrorsTest, ConsecutiveCapturesInPatternFilterAreRejected) {
   auto p = MakePipeline(R"(|> "<_><_> foo")");
   ASSERT_FALSE(p.ok());
-  EXPECT_EQ(p.status().message(), "found consecutive capture '<_><_>': invalid expression");
+  EXPECT_EQ(p.status().message(),
+            "parse error : stage '|> \"<_><_> foo\"' : found consecutive capture '<_><_>': invalid expression");
 }
 
 // ---- regex simplification plans ---------------------------------------------------------

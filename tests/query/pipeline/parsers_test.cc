@@ -250,20 +250,21 @@ TEST(ParserErrorsTest, JsonExpressionSyntaxErrorsUseLokiWording) {
   for (const auto& c : cases) {
     auto p = MakePipeline(c.expr);
     ASSERT_FALSE(p.ok()) << c.expr;
-    EXPECT_EQ(p.status().message(), c.error);
+    // Loki's NewStageError: `parse error : stage '<the stage>' : <error>`.
+    EXPECT_EQ(p.status().message(), "parse error : stage '" + std::string(c.expr) + "' : " + c.error);
   }
 }
 
 TEST(ParserErrorsTest, PatternWithDuplicateNamesIsRejected) {
   auto p = MakePipeline(R"(| pattern "<a> <a>")");
   ASSERT_FALSE(p.ok());
-  EXPECT_EQ(p.status().message(), "invalid pattern parser: duplicate capture name (a): invalid expression");
+  EXPECT_EQ(p.status().message(), "parse error : invalid pattern parser: duplicate capture name (a): invalid expression");
 }
 
 TEST(ParserErrorsTest, PatternWithConsecutiveCapturesIsRejected) {
   auto p = MakePipeline(R"(| pattern "<a><b> x")");
   ASSERT_FALSE(p.ok());
-  EXPECT_EQ(p.status().message(), "invalid pattern parser: found consecutive capture '<a><b>': invalid expression");
+  EXPECT_EQ(p.status().message(), "parse error : invalid pattern parser: found consecutive capture '<a><b>': invalid expression");
 }
 
 TEST(ParserErrorsTest, RegexpWithoutNamedGroupIsRejected) {
