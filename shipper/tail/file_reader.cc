@@ -33,7 +33,6 @@ void FileReader::CloseFd() {
     close(fd_);
     fd_ = -1;
   }
-  std::string().swap(buf_);
 }
 
 Result<std::unique_ptr<FileReader>> FileReader::Open(const std::string& path, bool gzip,
@@ -164,8 +163,11 @@ ReadStatus FileReader::ReadOnce(std::vector<Record>* out, int64_t now_wall_ns, i
     if (size_ == read_pos_) return ReadStatus::kEof;
   }
   size_t chunk = options_.chunk_bytes;
-  buf_.resize(chunk);
-  ssize_t n = ReadSource(buf_.data(), chunk);
+  // One read buffer per thread, shared by all readers (1,000 readers must not hold 1,000
+  // chunk buffers); records copy what they keep out of it before the next read.
+  static thread_local std::string buf;
+  if (buf.size() < chunk) buf.resize(chunk);
+  ssize_t n = ReadSource(buf.data(), chunk);
   if (n < 0) {
     error_ = gzip_ ? "corrupt gzip" : std::string("read: ") + std::strerror(errno);
     return ReadStatus::kError;
@@ -174,7 +176,7 @@ ReadStatus FileReader::ReadOnce(std::vector<Record>* out, int64_t now_wall_ns, i
   read_pos_ += static_cast<uint64_t>(n);
   if (gzip_) size_ = read_pos_;
 
-  std::string_view data(buf_.data(), static_cast<size_t>(n));
+  std::string_view data(buf.data(), static_cast<size_t>(n));
   uint64_t data_off = read_pos_ - static_cast<uint64_t>(n);  // file offset of data[0]
 
   if (skipping_) {

@@ -104,7 +104,6 @@ class FileReader {
   LogFormat format_ = LogFormat::kUnknown;
   LineJoiner joiner_;
   std::string carry_;     // bytes of an incomplete line, starting at consumed_
-  std::string buf_;       // read buffer
   std::string scratch_;   // docker unescape buffer
   uint64_t read_pos_ = 0;
   uint64_t consumed_ = 0;
