@@ -34,6 +34,10 @@ inline uint32_t DayOf(int64_t ts_ns) {
 struct StreamRef {
   uint64_t fp;
   std::shared_ptr<const Labels> labels;  // sorted
+  // Set by Registry::Match: the stream has a posting on a UTC day that lies wholly inside
+  // [from, through), so it surely has entries in the range. When false, only days that the
+  // range covers partly matched and the stream may have no entry in the range itself.
+  bool surely_in_range = false;
 };
 
 class Registry {
@@ -73,7 +77,7 @@ class Registry {
   void RemoveStream(std::string_view tenant, uint64_t fp);
 
   // Streams of `tenant` matching all matchers (empty list = all) with a posting on a day
-  // overlapping [from, through).
+  // overlapping [from, through) (day granularity; see StreamRef::surely_in_range).
   std::vector<StreamRef> Match(std::string_view tenant, const std::vector<Matcher>& matchers,
                                int64_t from, int64_t through) const;
 

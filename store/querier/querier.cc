@@ -27,10 +27,45 @@ std::vector<index::HeadBounds> LookupHeads(const index::HeadDirectory* heads, st
 
 }  // namespace
 
+std::vector<index::StreamRef> StoreQuerier::MatchInRange(std::string_view tenant, const std::vector<Matcher>& matchers,
+                                                         int64_t start, int64_t end) const {
+  std::vector<index::StreamRef> matched = registry_->Match(tenant, matchers, start, end);
+  std::vector<index::StreamRef> unsure;
+  std::vector<index::StreamRef> out;
+  out.reserve(matched.size());
+  for (auto& s : matched) (s.surely_in_range ? out : unsure).push_back(std::move(s));
+  if (unsure.empty()) return out;
+  // Only streams whose posting days the range covers partly get here. Head bounds first,
+  // then the snapshot (head_directory.h).
+  std::vector<index::HeadBounds> bounds;
+  if (heads_ != nullptr) bounds = LookupHeads(heads_, tenant, unsure);
+  std::shared_ptr<index::DbReader> reader = db_->NewReader();
+  for (size_t i = 0; i < unsure.size(); ++i) {
+    const index::StreamRef& s = unsure[i];
+    bool in = heads_ != nullptr && bounds[i].Overlaps(start, end);
+    if (!in) {
+      auto refs = reader->ListChunks(tenant, s.fp, start, end);
+      // A read error keeps the stream (the day postings say it may be in range) rather than
+      // failing a metadata answer; the same read fails a query loudly.
+      in = !refs.ok() || !refs->empty();
+    }
+    if (!in && heads_ == nullptr) {
+      bool found = false;
+      Status st = reader->ScanHead(tenant, s.fp, start, end, [&](const index::HeadRecord&) {
+        found = true;
+        return false;
+      });
+      in = found || !st.ok();
+    }
+    if (in) out.push_back(s);
+  }
+  return out;
+}
+
 std::vector<std::string> StoreQuerier::LabelNames(std::string_view tenant, const std::vector<Matcher>& matchers,
                                                   int64_t start, int64_t end) const {
   std::set<std::string> names;
-  for (const auto& s : registry_->Match(tenant, matchers, start, end)) {
+  for (const auto& s : MatchInRange(tenant, matchers, start, end)) {
     for (const Label& l : *s.labels) names.insert(l.name);
   }
   return {names.begin(), names.end()};
@@ -40,7 +75,7 @@ std::vector<std::string> StoreQuerier::LabelValues(std::string_view tenant, std:
                                                    const std::vector<Matcher>& matchers, int64_t start,
                                                    int64_t end) const {
   std::set<std::string> values;
-  for (const auto& s : registry_->Match(tenant, matchers, start, end)) {
+  for (const auto& s : MatchInRange(tenant, matchers, start, end)) {
     if (const std::string* v = s.labels->Get(name)) values.insert(*v);
   }
   return {values.begin(), values.end()};
@@ -50,10 +85,10 @@ std::vector<std::shared_ptr<const Labels>> StoreQuerier::Series(
     std::string_view tenant, const std::vector<std::vector<Matcher>>& selectors, int64_t start, int64_t end) const {
   std::map<uint64_t, std::shared_ptr<const Labels>> seen;
   if (selectors.empty()) {
-    for (auto& s : registry_->Match(tenant, {}, start, end)) seen.emplace(s.fp, s.labels);
+    for (auto& s : MatchInRange(tenant, {}, start, end)) seen.emplace(s.fp, s.labels);
   }
   for (const auto& sel : selectors) {
-    for (auto& s : registry_->Match(tenant, sel, start, end)) seen.emplace(s.fp, s.labels);
+    for (auto& s : MatchInRange(tenant, sel, start, end)) seen.emplace(s.fp, s.labels);
   }
   // Sort by canonical text, rendered once per series (not twice per comparison).
   std::vector<std::pair<std::string, std::shared_ptr<const Labels>>> keyed;

@@ -70,6 +70,10 @@ class StoreQuerier {
   // The engine's querier for one tenant, sharing this querier's head directory.
   TenantQuerier ForTenant(std::string tenant) const { return TenantQuerier(db_, registry_, std::move(tenant), heads_); }
 
+  // Metadata answers are exact as Loki's are for the data it holds: a stream counts when one
+  // of its chunks or its head spans time overlapping [start, end) (Loki's ingester
+  // shouldConsiderStream; its index, chunk bounds), not merely when it had entries that UTC day.
+  //
   // Sorted, unique label names of streams matching `matchers` (all streams if empty) in
   // [start, end).
   std::vector<std::string> LabelNames(std::string_view tenant, const std::vector<Matcher>& matchers,
@@ -87,6 +91,12 @@ class StoreQuerier {
                            int64_t end) const;
 
  private:
+  // Registry::Match refined to streams with data overlapping [start, end). Streams with a
+  // posting day wholly inside the range are taken as they are (no I/O); only the others have
+  // their head bounds and chunk refs checked.
+  std::vector<index::StreamRef> MatchInRange(std::string_view tenant, const std::vector<Matcher>& matchers,
+                                             int64_t start, int64_t end) const;
+
   index::Db* db_;
   const index::Registry* registry_;
   const index::HeadDirectory* heads_;
