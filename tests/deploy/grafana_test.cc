@@ -234,7 +234,7 @@ TEST_P(DeployedPipelineTest, PodLogsReachEveryDashboardQuery) {
   ASSERT_TRUE(shipper.ok()) << shipper.status().ToString();
 
   // The shipper's probe endpoints answer (readiness /ready, liveness /metrics).
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   uint16_t shipper_port = 0;
   while (!(shipper_port = ListeningPort(**shipper)) && std::chrono::steady_clock::now() < deadline &&
          (*shipper)->Running()) {
