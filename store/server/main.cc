@@ -35,6 +35,7 @@ Flags:
 
 Endpoints: POST /loki/api/v1/push; GET /loki/api/v1/{query,query_range,labels,label/<name>/values,series,
 index/stats,index/volume,detected_labels,detected_fields,format_query,status/buildinfo};
+WebSocket GET /loki/api/v1/tail (live tail; querier.tail-max-duration, limits max_concurrent_tail_requests);
 /ready; /metrics; /config;
 POST|GET|DELETE /loki/api/v1/delete, GET /loki/api/v1/cache/generation_numbers (log deletion);
 POST /flush (cut every stream head into chunks now).
