@@ -340,6 +340,7 @@ int Runner::Tail() {
   std::set<std::pair<std::string, std::string>> boundary;  // printed at last_ts
   int64_t backoff_ms = 250;
   bool connected_once = false;
+  int resume_limit = std::max(o_.limit, 5000);  // history after a reconnect
   for (;;) {
     {
       std::lock_guard<std::mutex> l(sig.mu);
@@ -352,7 +353,7 @@ int Runner::Tail() {
       p.emplace_back("start", std::to_string(o_.limit == 0 ? o_.now : o_.start));
     } else {
       // Resume: everything from the newest timestamp printed (the boundary is skipped).
-      p.emplace_back("limit", std::to_string(std::max(o_.limit, 5000)));
+      p.emplace_back("limit", std::to_string(resume_limit));
       p.emplace_back("start", std::to_string(last_ts));
     }
     if (o_.delay_for > 0) p.emplace_back("delay_for", std::to_string(o_.delay_for));
@@ -361,9 +362,11 @@ int Runner::Tail() {
     auto c = WebSocketClient::Connect(ws + path, wo);
     if (!c.ok()) {
       const Status& s = c.status();
-      if (s.code() == StatusCode::kInvalidArgument && have_last && s.message().find("max entries limit") != std::string::npos) {
-        // The server's max_entries_limit_per_query is below 5000: resume with --limit.
-        have_last = true;
+      if (s.code() == StatusCode::kInvalidArgument && have_last && resume_limit > 1 &&
+          s.message().find("max entries limit") != std::string::npos) {
+        // The server's max_entries_limit_per_query is below 5000: resume with less history.
+        resume_limit = std::max(1, resume_limit / 5);
+        continue;
       }
       if (!connected_once || s.code() != StatusCode::kUnavailable) {
         // A request the server refuses (bad query, limits, auth) will not get better.
@@ -384,7 +387,7 @@ int Runner::Tail() {
     }
     if (connected_once && !o_.quiet) std::fprintf(io_.err, "logq: reconnected\n");
     connected_once = true;
-    backoff_ms = 250;
+    const auto connected_at = std::chrono::steady_clock::now();
     {
       std::lock_guard<std::mutex> l(sig.mu);
       sig.current = c->get();
@@ -428,9 +431,21 @@ int Runner::Tail() {
     }
     c->reset();
     if (ended.code() == StatusCode::kCancelled) return Done();
+    // Loki refuses a tail over its limit by closing it (1011) right after the upgrade.
+    if (ended.message().find("max concurrent tail requests") != std::string::npos) {
+      return Fail(Status(StatusCode::kFailedPrecondition, ended.message()));
+    }
     if (!o_.quiet) {
       std::fprintf(io_.err, "logq: %s; reconnecting\n",
                    ended.code() == StatusCode::kNotFound ? "the server closed the tail" : ended.message().c_str());
+    }
+    // A connection that lived a while resets the backoff; one that ended at once waits it.
+    if (std::chrono::steady_clock::now() - connected_at > std::chrono::seconds(5)) {
+      backoff_ms = 250;
+    } else {
+      std::unique_lock<std::mutex> l(sig.mu);
+      sig.cv.wait_for(l, std::chrono::milliseconds(backoff_ms), [] { return sig.stop; });
+      backoff_ms = std::min<int64_t>(backoff_ms * 2, 5000);
     }
   }
 }
