@@ -11,6 +11,8 @@
 #include <numeric>
 #include <unordered_map>
 
+#include <xxhash.h>
+
 #include "query/base/clock.h"
 #include "query/pipeline/pipeline.h"
 #include "query/engine/step_eval.h"
@@ -79,6 +81,20 @@ class Cutoff {
   std::atomic<bool> full_{false};
 };
 
+// Loki's stream hash (Prometheus labels.Hash: XXH64 over `name 0xff value 0xff ...` of the
+// stream's own labels). Loki's entry merge breaks timestamp ties by it, ascending, in both
+// directions (iter.lessAscending / lessDescending).
+uint64_t LokiStreamHash(const Labels& labels) {
+  std::string buf;
+  for (const Label& l : labels) {
+    buf += l.name;
+    buf += '\xff';
+    buf += l.value;
+    buf += '\xff';
+  }
+  return XXH64(buf.data(), buf.size(), 0);
+}
+
 struct Collected {
   int64_t ts;
   std::string line;
@@ -120,6 +136,13 @@ Result<QueryResult> RunLogQuery(WorkerPool* pool, Querier* querier, const logql:
                                       out.push_back({ts, std::string(out_line), rl});
                                       cutoff.Add(ts);
                                       return out.size() < p.limit;
+                                    },
+                                    [&](int64_t ts) {
+                                      if (deadline.Passed()) {
+                                        timed_out = true;
+                                        return true;
+                                      }
+                                      return cutoff.Beyond(ts);
                                     });
     lines[i] = seen;
     if (errors[i].ok() && timed_out) errors[i] = DeadlineExceeded(std::string(kTimeoutMessage));
@@ -133,20 +156,30 @@ Result<QueryResult> RunLogQuery(WorkerPool* pool, Querier* querier, const logql:
     result.stats.bytes_processed += bytes[i] + sources[i]->stats().skipped_bytes;
   }
 
-  // Global limit: the first `limit` entries in query direction across all streams.
+  // Global limit: the first `limit` entries in query direction across all streams, in the
+  // order of Loki's merge: by time, ties between streams by stream hash (ascending in both
+  // directions), entries of one stream in that stream's order. Every entry that can make the
+  // result was collected: a stream yields entries in direction order and stops only after
+  // `limit` passing lines or past the shared cutoff (ties are not past it).
   struct Ref {
     int64_t ts;
+    uint64_t hash;
     uint32_t src;
     uint32_t idx;
   };
+  std::vector<uint64_t> hashes(n, 0);
+  for (size_t i = 0; i < n; ++i) {
+    if (!collected[i].empty()) hashes[i] = LokiStreamHash(sources[i]->labels());
+  }
   std::vector<Ref> all;
   for (size_t i = 0; i < n; ++i) {
     for (size_t j = 0; j < collected[i].size(); ++j) {
-      all.push_back({collected[i][j].ts, static_cast<uint32_t>(i), static_cast<uint32_t>(j)});
+      all.push_back({collected[i][j].ts, hashes[i], static_cast<uint32_t>(i), static_cast<uint32_t>(j)});
     }
   }
   auto before = [&](const Ref& a, const Ref& b) {
     if (a.ts != b.ts) return p.forward ? a.ts < b.ts : a.ts > b.ts;
+    if (a.hash != b.hash) return a.hash < b.hash;
     if (a.src != b.src) return a.src < b.src;
     return a.idx < b.idx;
   };
