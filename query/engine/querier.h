@@ -22,6 +22,11 @@ namespace logq::engine {
 // Called per entry; return false to stop early. Views are valid only during the call.
 using EntryFn = std::function<bool(int64_t ts, std::string_view line, const std::vector<Label>& metadata)>;
 
+// Asked by a source before it reads further: true when no entry at `ts` or beyond it in the
+// iteration direction can be used any more (a log query's global limit is reached), so the
+// source may stop without handing those entries to the EntryFn. Must be thread-safe.
+using BeyondFn = std::function<bool(int64_t ts)>;
+
 // Storage-level counters a source accumulates (feed the `stats` block).
 struct ReadStats {
   uint64_t chunks = 0;
@@ -43,7 +48,10 @@ class StreamSource {
   virtual ~StreamSource() = default;
   virtual const Labels& labels() const = 0;
   // Entries with from <= ts < through, in the given direction.
-  virtual Status ForEach(int64_t from, int64_t through, bool forward, const EntryFn& fn) = 0;
+  // `beyond` (optional) lets the source stop early where it would otherwise read entries
+  // without calling `fn` (e.g. skipped blocks).
+  virtual Status ForEach(int64_t from, int64_t through, bool forward, const EntryFn& fn,
+                         const BeyondFn& beyond = nullptr) = 0;
   virtual const ReadStats& stats() const = 0;
 };
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <set>
@@ -22,6 +23,26 @@ struct Sample {
   int64_t ts;
   double v;
 };
+
+// Merges time-ordered vectors into one, pairwise (O(n log k)); on equal timestamps samples
+// of earlier vectors come first, as a stable sort of their concatenation would order them.
+std::vector<Sample> MergeByTime(std::vector<std::vector<Sample>> parts) {
+  if (parts.empty()) return {};
+  auto by_ts = [](const Sample& a, const Sample& b) { return a.ts < b.ts; };
+  while (parts.size() > 1) {
+    std::vector<std::vector<Sample>> next;
+    next.reserve((parts.size() + 1) / 2);
+    for (size_t i = 0; i + 1 < parts.size(); i += 2) {
+      std::vector<Sample> m;
+      m.reserve(parts[i].size() + parts[i + 1].size());
+      std::merge(parts[i].begin(), parts[i].end(), parts[i + 1].begin(), parts[i + 1].end(), std::back_inserter(m), by_ts);
+      next.push_back(std::move(m));
+    }
+    if (parts.size() % 2 == 1) next.push_back(std::move(parts.back()));
+    parts = std::move(next);
+  }
+  return std::move(parts[0]);
+}
 
 Labels ReduceLabels(const Labels& in, const logql::Grouping* g) {
   Labels out;
@@ -338,7 +359,13 @@ Result<StepValue> StepEvaluator::EvalRange(const logql::RangeAggregationExpr& r)
           "over regex match) to reduce the amount of data processed.");
     }
   });
-  std::map<std::string, std::pair<Labels, std::vector<Sample>>> merged;
+  // Per series key, the time-ordered sample vectors of every source that produced it (more
+  // than one when streams reduce to the same labels, e.g. under a pushed-down grouping).
+  struct Merged {
+    Labels labels;
+    std::vector<std::vector<Sample>> parts;
+  };
+  std::map<std::string, Merged> merged;
   for (size_t i = 0; i < per.size(); ++i) {
     RETURN_IF_ERROR(per[i].status);
     const ReadStats& rs = sources[i]->stats();
@@ -353,37 +380,35 @@ Result<StepValue> StepEvaluator::EvalRange(const logql::RangeAggregationExpr& r)
     stats_.read.head_bytes += rs.head_bytes;
     stats_.read.head_lines += rs.head_lines;
     for (auto& [key, lv] : per[i].series) {
-      auto& slot = merged[key];
-      if (slot.second.empty()) {
-        slot.first = std::move(lv.first);
-        slot.second = std::move(lv.second);
-      } else {
-        slot.second.insert(slot.second.end(), lv.second.begin(), lv.second.end());
-        std::stable_sort(slot.second.begin(), slot.second.end(),
-                         [](const Sample& a, const Sample& b) { return a.ts < b.ts; });
-      }
+      Merged& m = merged[key];
+      if (m.parts.empty()) m.labels = std::move(lv.first);
+      m.parts.push_back(std::move(lv.second));
     }
   }
-  for (const auto& [key, lv] : merged) {
-    if (const std::string* err = lv.first.Get("__error__")) {
+  for (const auto& [key, m] : merged) {
+    if (const std::string* err = m.labels.Get("__error__")) {
       return InvalidArgument(PipelineErrorMessage(*err, key));
     }
   }
+
+  // Calls on_window(k, begin, end) for every step whose window holds samples of `s`.
+  auto for_each_window = [&](const std::vector<Sample>& s, auto&& on_window) {
+    size_t lo = 0, hi = 0;
+    for (size_t k = 0; k < steps_; ++k) {
+      const int64_t t = StepTime(k) - r.offset_ns;
+      while (hi < s.size() && s[hi].ts <= t) ++hi;
+      while (lo < hi && s[lo].ts <= t - r.range_ns) ++lo;
+      if (hi > lo) on_window(k, s.data() + lo, s.data() + hi);
+    }
+  };
 
   StepValue out;
   const double range_s = static_cast<double>(r.range_ns) / 1e9;
   const bool unwrapped = r.unwrap.has_value();
   if (r.op == logql::RangeOp::kAbsentOverTime) {
     std::vector<uint8_t> present(steps_, 0);
-    for (const auto& [key, lv] : merged) {
-      const auto& s = lv.second;
-      size_t lo = 0, hi = 0;
-      for (size_t k = 0; k < steps_; ++k) {
-        const int64_t t = StepTime(k) - r.offset_ns;
-        while (hi < s.size() && s[hi].ts <= t) ++hi;
-        while (lo < hi && s[lo].ts <= t - r.range_ns) ++lo;
-        if (hi > lo) present[k] = 1;
-      }
+    for (const auto& [key, m] : merged) {
+      for (const auto& part : m.parts) for_each_window(part, [&](size_t k, const Sample*, const Sample*) { present[k] = 1; });
     }
     StepSeries ss;
     for (const Matcher& m : r.log->matchers) {
@@ -401,23 +426,44 @@ Result<StepValue> StepEvaluator::EvalRange(const logql::RangeAggregationExpr& r)
     if (any) out.series.push_back(std::move(ss));
     return out;
   }
-  for (auto& [key, lv] : merged) {
-    const auto& s = lv.second;
+  // Window values that are exact integer sums over the samples (count, bytes, and rate
+  // without unwrap) are computed per part and added, without merging the parts.
+  using O = logql::RangeOp;
+  const bool additive = !unwrapped && (r.op == O::kCountOverTime || r.op == O::kBytesOverTime ||
+                                       r.op == O::kBytesRate || r.op == O::kRate);
+  for (auto& [key, m] : merged) {
     StepSeries ss;
-    ss.labels = std::move(lv.first);
+    ss.labels = std::move(m.labels);
     ss.key = key;
     ss.v.assign(steps_, 0);
     ss.has.assign(steps_, 0);
-    size_t lo = 0, hi = 0;
     bool any = false;
-    for (size_t k = 0; k < steps_; ++k) {
-      const int64_t t = StepTime(k) - r.offset_ns;
-      while (hi < s.size() && s[hi].ts <= t) ++hi;
-      while (lo < hi && s[lo].ts <= t - r.range_ns) ++lo;
-      if (hi == lo) continue;
-      ss.v[k] = AggregateWindow(r.op, s.data() + lo, s.data() + hi, range_s, unwrapped, r.param);
-      ss.has[k] = 1;
-      any = true;
+    if (additive) {
+      std::vector<double> sum(steps_, 0);
+      for (const auto& part : m.parts) {
+        for_each_window(part, [&](size_t k, const Sample* b, const Sample* e) {
+          // count and bytes are integers in the samples; sum them, then apply the op's
+          // scaling once (rate = count / range).
+          if (r.op == O::kCountOverTime || r.op == O::kRate) {
+            sum[k] += static_cast<double>(e - b);
+          } else {
+            for (const Sample* x = b; x != e; ++x) sum[k] += x->v;
+          }
+          ss.has[k] = 1;
+          any = true;
+        });
+      }
+      for (size_t k = 0; k < steps_; ++k) {
+        if (!ss.has[k]) continue;
+        ss.v[k] = (r.op == O::kRate || r.op == O::kBytesRate) ? sum[k] / range_s : sum[k];
+      }
+    } else {
+      const std::vector<Sample> s = MergeByTime(std::move(m.parts));
+      for_each_window(s, [&](size_t k, const Sample* b, const Sample* e) {
+        ss.v[k] = AggregateWindow(r.op, b, e, range_s, unwrapped, r.param);
+        ss.has[k] = 1;
+        any = true;
+      });
     }
     if (any) out.series.push_back(std::move(ss));
   }

@@ -527,6 +527,10 @@ class ZstdChunkIterator final : public ChunkIterator {
           done_ = true;
           return false;
         }
+        if (filter_ != nullptr && filter_->Beyond(blocks[next_block_].min_ts)) {
+          done_ = true;
+          return false;
+        }
         if (Status s = LoadBlock(next_block_); !s.ok()) return Fail(std::move(s));
         next_block_++;
         if (block_skipped_) continue;
@@ -555,6 +559,10 @@ class ZstdChunkIterator final : public ChunkIterator {
     for (;;) {
       if (!in_block_) {
         if (next_block_ < 0 || blocks[next_block_].max_ts < from_) {
+          done_ = true;
+          return false;
+        }
+        if (filter_ != nullptr && filter_->Beyond(blocks[next_block_].max_ts)) {
           done_ = true;
           return false;
         }

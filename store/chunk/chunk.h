@@ -110,6 +110,9 @@ class BlockFilter {
   // `payload` is the decompressed block (entry framing included). False: no entry of the
   // block is wanted.
   virtual bool MayMatch(std::string_view payload) const = 0;
+  // Asked before a block is decompressed with the timestamp of its first entry in the
+  // iteration direction; true ends the iteration there (nothing further is wanted).
+  virtual bool Beyond(int64_t /*ts*/) const { return false; }
 };
 
 // Entries of blocks a BlockFilter ruled out (only blocks entirely inside the iterated range
@@ -149,7 +152,8 @@ class ChunkReader {
   // block contents surface as DataLoss in status(). The iterator must not outlive this
   // reader (nor the reader's `data`). Each iterator holds one decompressed block.
   // `filter` (optional, must outlive the iterator) rules out blocks entirely inside
-  // [from, through); their entries are counted in skipped() instead of being returned.
+  // [from, through); their entries are counted in skipped() instead of being returned. Its
+  // Beyond() ends the iteration before a block that starts beyond what is wanted.
   virtual std::unique_ptr<ChunkIterator> Iterate(int64_t from, int64_t through, bool forward,
                                                  const BlockFilter* filter = nullptr) const = 0;
 };

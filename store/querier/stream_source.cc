@@ -89,13 +89,32 @@ class LiteralBlockFilter final : public chunk::BlockFilter {
 
 }  // namespace
 
+// The query's shared literal filter plus this call's `beyond`.
+class CallBlockFilter final : public chunk::BlockFilter {
+ public:
+  CallBlockFilter(const chunk::BlockFilter* literals, const engine::BeyondFn& beyond)
+      : literals_(literals), beyond_(beyond) {}
+  bool MayMatch(std::string_view payload) const override {
+    return literals_ == nullptr || literals_->MayMatch(payload);
+  }
+  bool Beyond(int64_t ts) const override { return beyond_ && beyond_(ts); }
+  bool active() const { return literals_ != nullptr || beyond_ != nullptr; }
+
+ private:
+  const chunk::BlockFilter* literals_;
+  const engine::BeyondFn& beyond_;
+};
+
 std::shared_ptr<const chunk::BlockFilter> MakeLiteralBlockFilter(const std::vector<std::string>& literals) {
   if (literals.empty()) return nullptr;
   return std::make_shared<LiteralBlockFilter>(literals);
 }
 
-Status StoreStreamSource::ForEach(int64_t from, int64_t through, bool forward, const engine::EntryFn& fn) {
+Status StoreStreamSource::ForEach(int64_t from, int64_t through, bool forward, const engine::EntryFn& fn,
+                                  const engine::BeyondFn& beyond) {
   if (through <= from) return Status::OK();
+  const CallBlockFilter call_filter(block_filter_.get(), beyond);
+  const chunk::BlockFilter* filter = call_filter.active() ? &call_filter : nullptr;
   ASSIGN_OR_RETURN(auto refs, reader_->ListChunks(tenant_, fp_, from, through));
   // Order refs by when the merge reaches them: min_ts ascending (forward) or max_ts
   // descending (backward).
@@ -138,8 +157,7 @@ Status StoreStreamSource::ForEach(int64_t from, int64_t through, bool forward, c
     stats_.chunks++;
     stats_.compressed_bytes += bytes->size();
     ASSIGN_OR_RETURN(auto cr, chunk::ChunkReader::Open(*bytes));
-    auto in = std::make_unique<ChunkInput>(std::move(bytes), std::move(cr), from, through, forward,
-                                           block_filter_.get());
+    auto in = std::make_unique<ChunkInput>(std::move(bytes), std::move(cr), from, through, forward, filter);
     RETURN_IF_ERROR(in->status());
     chunk_inputs.push_back(in.get());
     inputs.push_back(std::move(in));
@@ -165,6 +183,10 @@ Status StoreStreamSource::ForEach(int64_t from, int64_t through, bool forward, c
       const auto& ref = refs[next_ref];
       const int64_t edge = forward ? ref.min_ts : ref.max_ts;
       if (!heap.empty() && before(inputs[heap.top()]->ts(), edge)) break;
+      if (beyond && beyond(edge)) {  // neither this chunk nor any later one is wanted
+        next_ref = refs.size();
+        break;
+      }
       RETURN_IF_ERROR(open_ref(ref));
       ++next_ref;
     }

@@ -33,7 +33,8 @@ class StoreStreamSource final : public engine::StreamSource {
         block_filter_(std::move(block_filter)) {}
 
   const Labels& labels() const override { return *labels_; }
-  Status ForEach(int64_t from, int64_t through, bool forward, const engine::EntryFn& fn) override;
+  Status ForEach(int64_t from, int64_t through, bool forward, const engine::EntryFn& fn,
+                 const engine::BeyondFn& beyond = nullptr) override;
   const engine::ReadStats& stats() const override { return stats_; }
 
  private:

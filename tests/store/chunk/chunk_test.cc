@@ -625,5 +625,48 @@ TEST(ChunkBlockFilterTest, SkipsOnlyBlocksWithoutTheNeedleAndCountsThem) {
   }
 }
 
+
+// Ends iteration before blocks that start beyond a bound (a log query's limit cut-off).
+class BoundFilter final : public BlockFilter {
+ public:
+  BoundFilter(int64_t bound, bool forward) : bound_(bound), forward_(forward) {}
+  bool MayMatch(std::string_view) const override { return false; }  // rule out every block
+  bool Beyond(int64_t ts) const override { return forward_ ? ts > bound_ : ts < bound_; }
+
+ private:
+  int64_t bound_;
+  bool forward_;
+};
+
+TEST(ChunkBlockFilterTest, BeyondStopsBeforeDecompressingFurtherBlocks) {
+  std::vector<GoldenEntry> all;
+  for (int b = 0; b < 20; ++b) {
+    for (int i = 0; i < 10; ++i) {
+      std::string line = "b" + std::to_string(b) + " " + std::to_string(i) + " ";
+      line.resize(100, 'y');
+      all.push_back({int64_t(b) * 1000 + i, line, {}});
+    }
+  }
+  ChunkBuilderOptions o;
+  o.target_block_raw = 1000;
+  std::string bytes = Build(all, o);
+  auto r = ChunkReader::Open(bytes);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ((*r)->blocks().size(), 20u);
+  // Backward with a bound inside block 15: blocks 19..15 are read (and ruled out), block 14
+  // ends at 14009 < 15005, so the iteration stops before it.
+  BoundFilter back(15005, false);
+  auto it = (*r)->Iterate(0, 20000, false, &back);
+  Status st;
+  EXPECT_TRUE(Drain(*it, &st).empty());
+  EXPECT_TRUE(st.ok());
+  EXPECT_EQ(it->skipped().entries, 50u);
+  // Forward with a bound inside block 3: blocks 0..3 are read, block 4 starts at 4000.
+  BoundFilter fwd(3005, true);
+  it = (*r)->Iterate(0, 20000, true, &fwd);
+  EXPECT_TRUE(Drain(*it, &st).empty());
+  EXPECT_EQ(it->skipped().entries, 40u);
+}
+
 }  // namespace
 }  // namespace logq::chunk
