@@ -28,15 +28,9 @@
 #include "shipper/tail/file_reader.h"
 #include "shipper/tail/offset_tracker.h"
 
-#if LOGQ_HAVE_STAGES
 #include "shipper/stages/stages.h"
-#endif
-#if LOGQ_HAVE_RELABEL
 #include "shipper/relabel/relabel.h"
-#endif
-#if LOGQ_HAVE_KUBE
 #include "shipper/kube/pod_metadata.h"
-#endif
 
 namespace logq::shipper {
 
@@ -64,31 +58,12 @@ std::string RenderLabels(const LabelMap& labels) {
 
 namespace {
 
-#if !LOGQ_HAVE_STAGES
-// Without the stages module the entry shape is still the one of stages.h.
-struct Cursor {
-  uint64_t file_id = 0;
-  uint64_t end_offset = 0;
-};
-struct LogEntry {
-  int64_t timestamp_ns = 0;
-  std::string line;
-  LabelMap labels;
-  std::vector<std::pair<std::string, std::string>> structured_metadata;
-  std::string tenant;
-  Cursor cursor;
-};
-#endif
 
 // What one scrape config turns into at runtime.
 struct Scrape {
   const ScrapeConfig* config = nullptr;
-#if LOGQ_HAVE_RELABEL
   std::vector<RelabelConfig> relabel;
-#endif
-#if LOGQ_HAVE_STAGES
   std::unique_ptr<StagePipeline> pipeline;
-#endif
   bool has_pipeline = false;
   bool has_relabel = false;
 };
@@ -103,28 +78,17 @@ Status BuildScrapes(const ShipperConfig& config, const Clock& clock, std::vector
     s.config = cfgs[i];
     const auto& rc = cfgs[i]->relabel_configs;
     if (rc && rc.IsSequence() && rc.size() > 0) {
-#if LOGQ_HAVE_RELABEL
       auto r = ParseRelabelConfigs(rc);
       if (!r.ok()) return r.status().WithPrefix("scrape_configs[" + std::to_string(i) + "].relabel_configs");
       s.relabel = std::move(r).value();
       s.has_relabel = true;
-#else
-      return Unimplemented("scrape_configs[" + std::to_string(i) +
-                           "].relabel_configs: this build has no relabel support");
-#endif
     }
     const auto& ps = cfgs[i]->pipeline_stages;
     if (ps && ps.IsSequence() && ps.size() > 0) {
-#if LOGQ_HAVE_STAGES
       auto p = StagePipeline::Make(ps, clock);
       if (!p.ok()) return p.status().WithPrefix("scrape_configs[" + std::to_string(i) + "].pipeline_stages");
       s.pipeline = std::move(p).value();
       s.has_pipeline = true;
-#else
-      (void)clock;
-      return Unimplemented("scrape_configs[" + std::to_string(i) +
-                           "].pipeline_stages: this build has no pipeline stage support");
-#endif
     }
     out->push_back(std::move(s));
   }
@@ -204,9 +168,7 @@ struct DirState {
 };
 
 class AgentImpl final : public Agent, public PodTreeListener
-#if LOGQ_HAVE_STAGES
     , public EntrySink
-#endif
 {
  public:
   AgentImpl(const ShipperConfig& config, const Clock& clock, MetricsRegistry& metrics)
@@ -230,7 +192,6 @@ class AgentImpl final : public Agent, public PodTreeListener
   void OnContainerChanged(const std::string& path) override;
   void OnFileModified(const std::string& dir, const std::string& name) override;
 
-#if LOGQ_HAVE_STAGES
   // EntrySink
   void Emit(LogEntry&& entry) override { Dispatch(std::move(entry)); }
   void Dropped(const LogEntry& entry, std::string_view reason) override {
@@ -238,7 +199,6 @@ class AgentImpl final : public Agent, public PodTreeListener
     auto it = by_id_.find(entry.cursor.file_id);
     if (it != by_id_.end() && it->second) it->second->tracker.Emitted(entry.cursor.end_offset, 0);
   }
-#endif
 
  private:
   void RescanDir(DirState& d);
@@ -271,9 +231,7 @@ class AgentImpl final : public Agent, public PodTreeListener
   std::vector<Scrape> scrapes_;
   std::vector<std::unique_ptr<Client>> clients_;
   std::unique_ptr<PodTree> tree_;
-#if LOGQ_HAVE_KUBE
   std::unique_ptr<PodMetadata> pods_;
-#endif
   bool need_kube_ = false;
   int wake_fd_ = -1;
   std::atomic<bool> stop_requested_{false};
@@ -391,9 +349,32 @@ Status AgentImpl::Init() {
           (void)!write(fd, &one, sizeof(one));
         }));
   }
-#if LOGQ_HAVE_KUBE
   if (need_kube_) {
-    auto kc = InClusterConfig(config_.tail.node_name);
+    // The first kubernetes_sd_configs entry with an api_server decides where to connect;
+    // without one, the in-cluster service (as Prometheus/Promtail do).
+    const KubeSdConfig* sd = nullptr;
+    for (const auto& s : scrapes_) {
+      for (const auto& k : s.config->kube_sd) {
+        if (!sd || (sd->api_server.empty() && !k.api_server.empty())) sd = &k;
+      }
+    }
+    Result<KubeClientConfig> kc = InvalidArgument("unset");
+    if (sd && !sd->api_server.empty()) {
+      KubeClientConfig c;
+      c.api_server = sd->api_server;
+      c.token_file = sd->bearer_token_file;
+      c.ca_file = sd->ca_file;
+      c.insecure_skip_verify = sd->insecure_skip_verify;
+      c.node_name = config_.tail.node_name;
+      kc = std::move(c);
+    } else {
+      kc = InClusterConfig(config_.tail.node_name);
+      if (kc.ok() && sd) {
+        if (!sd->bearer_token_file.empty()) kc->token_file = sd->bearer_token_file;
+        if (!sd->ca_file.empty()) kc->ca_file = sd->ca_file;
+        kc->insecure_skip_verify = sd->insecure_skip_verify;
+      }
+    }
     if (!kc.ok()) {
       spdlog::warn("kubernetes_sd_configs: {}; continuing with labels from the log paths only", kc.status().message());
     } else {
@@ -402,9 +383,6 @@ Status AgentImpl::Init() {
       else pods_ = std::move(pm).value();
     }
   }
-#else
-  if (need_kube_) spdlog::warn("kubernetes_sd_configs: this build has no Kubernetes API support; labels come from the log paths");
-#endif
   PodTreeOptions to;
   to.root = config_.tail.pods_root;
   to.max_watches = config_.tail.max_watches;
@@ -429,15 +407,12 @@ std::shared_ptr<Target> AgentImpl::MakeTarget(DirState& d, const std::string& ca
     const Scrape& s = scrapes_[i];
     LabelMap labels = TargetLabels(d.info.pod, d.info.container, canonical, config_.tail.node_name);
     if (!StaticLabelsFor(*s.config, canonical, &labels)) continue;
-#if LOGQ_HAVE_KUBE
     if (s.config->kubernetes_sd && pods_) {
       auto meta = pods_->Lookup(d.info.pod.ns, d.info.pod.pod, d.info.pod.uid, d.info.container);
       if (meta) {
         for (auto& [k, v] : *meta) labels[k] = v;
       }
     }
-#endif
-#if LOGQ_HAVE_RELABEL
     if (s.has_relabel) {
       if (!Relabel(s.relabel, labels)) continue;
       RemoveInternalLabels(labels);
@@ -446,11 +421,6 @@ std::shared_ptr<Target> AgentImpl::MakeTarget(DirState& d, const std::string& ca
         it = it->first.rfind("__", 0) == 0 ? labels.erase(it) : std::next(it);
       }
     }
-#else
-    for (auto it = labels.begin(); it != labels.end();) {
-      it = it->first.rfind("__", 0) == 0 ? labels.erase(it) : std::next(it);
-    }
-#endif
     auto t = std::make_shared<Target>();
     t->labels = std::move(labels);
     t->scrape = i;
@@ -474,13 +444,11 @@ void AgentImpl::OnContainerAdded(const ContainerDir& c) {
   DirState& d = dirs_[c.path];
   d.info = c;
   d.removed = false;
-#if LOGQ_HAVE_KUBE
   if (need_kube_ && pods_ && !pods_->Lookup(c.pod.ns, c.pod.pod, c.pod.uid, c.container)) {
     d.deferred = true;
     d.deferred_since = clock_.MonotonicNanos();
     return;
   }
-#endif
   RescanDir(d);
 }
 
@@ -763,9 +731,7 @@ void AgentImpl::FinishFile(FileState* f) {
   recs_.clear();
   f->reader->FinishAtEof(&recs_, clock_.NowNanos());
   HandleRecords(*f, recs_);
-#if LOGQ_HAVE_STAGES
   if (scrapes_[f->target->scrape].pipeline) scrapes_[f->target->scrape].pipeline->Flush(true, *this);
-#endif
   f->reader->CloseFd();
   f->drained = true;
 }
@@ -791,7 +757,6 @@ void AgentImpl::HandleRecords(FileState& f, std::vector<Record>& recs) {
       f.tracker.Emitted(r.end_offset, static_cast<int>(n));
       continue;
     }
-#if LOGQ_HAVE_STAGES
     LogEntry e;
     e.timestamp_ns = r.timestamp_ns;
     e.line = std::move(r.line);
@@ -800,7 +765,6 @@ void AgentImpl::HandleRecords(FileState& f, std::vector<Record>& recs) {
     e.cursor.file_id = f.id;
     e.cursor.end_offset = r.end_offset;
     sc.pipeline->Process(std::move(e), *this);
-#endif
   }
   f.tracker.SetConsumed(f.reader->consumed());
   f.tracker.SetPendingStart(f.reader->PendingStart());
@@ -957,9 +921,13 @@ void AgentImpl::MaybeSavePositions(bool force) {
   for (FileState* f : done) RetireFile(f);
   for (auto it = dirs_.begin(); it != dirs_.end();) {
     if (it->second.removed && it->second.by_name.empty()) {
-#if LOGQ_HAVE_KUBE
-      if (pods_) pods_->Release(it->second.info.pod.uid);
-#endif
+      // The pod's metadata is released once none of its container directories is left.
+      const std::string& uid = it->second.info.pod.uid;
+      bool last = true;
+      for (const auto& [p, d] : dirs_) {
+        if (&d != &it->second && d.info.pod.uid == uid) last = false;
+      }
+      if (pods_ && last) pods_->Release(uid);
       EvictGone(it->second, 0);
       it = dirs_.erase(it);
     } else {
@@ -1042,11 +1010,9 @@ void AgentImpl::Tick() {
       f->reader->FlushPartials(now, config_.tail.partial_line_timeout_ns, &recs_);
       if (!recs_.empty()) HandleRecords(*f, recs_);
     }
-#if LOGQ_HAVE_STAGES
     for (auto& s : scrapes_) {
       if (s.pipeline) s.pipeline->Flush(false, *this);
     }
-#endif
   }
   if (now >= next_poll_mono_) {
     next_poll_mono_ = now + config_.tail.fallback_poll_interval_ns;
@@ -1055,9 +1021,7 @@ void AgentImpl::Tick() {
     for (auto& [p, d] : dirs_) {
       if (!d.deferred) continue;
       bool known = true;
-#if LOGQ_HAVE_KUBE
       known = !pods_ || pods_->Lookup(d.info.pod.ns, d.info.pod.pod, d.info.pod.uid, d.info.container).has_value();
-#endif
       if (known || now - d.deferred_since > 10 * kNanosPerSecond) {
         if (!known) spdlog::warn("no pod metadata for {} after 10s; tailing with path labels only", p);
         d.deferred = false;
@@ -1151,7 +1115,6 @@ Result<std::unique_ptr<Agent>> Agent::Create(const ShipperConfig& config, const 
 
 namespace {
 
-#if LOGQ_HAVE_STAGES
 class PrintSink final : public EntrySink {
  public:
   explicit PrintSink(std::ostream& out) : out_(out) {}
@@ -1165,7 +1128,6 @@ class PrintSink final : public EntrySink {
  private:
   std::ostream& out_;
 };
-#endif
 
 }  // namespace
 
@@ -1191,9 +1153,7 @@ Status DryRun(const ShipperConfig& config, const std::vector<std::string>& files
     for (const Scrape& s : scrapes) {
       LabelMap l = labels;
       if (!StaticLabelsFor(*s.config, canonical, &l)) continue;
-#if LOGQ_HAVE_RELABEL
       if (s.has_relabel && !Relabel(s.relabel, l)) continue;
-#endif
       for (auto it = l.begin(); it != l.end();) it = it->first.rfind("__", 0) == 0 ? l.erase(it) : std::next(it);
       labels = std::move(l);
       chosen = &s;
@@ -1210,7 +1170,6 @@ Status DryRun(const ShipperConfig& config, const std::vector<std::string>& files
       for (Record& r : rs) {
         LabelMap l = labels;
         l["stream"] = std::string(StreamName(r.stream));
-#if LOGQ_HAVE_STAGES
         if (chosen->pipeline) {
           PrintSink sink(out);
           LogEntry e;
@@ -1220,7 +1179,6 @@ Status DryRun(const ShipperConfig& config, const std::vector<std::string>& files
           chosen->pipeline->Process(std::move(e), sink);
           continue;
         }
-#endif
         out << FormatRFC3339Nano(r.timestamp_ns) << '\t' << RenderLabels(l) << '\t' << r.line << '\n';
       }
       rs.clear();
@@ -1233,12 +1191,10 @@ Status DryRun(const ShipperConfig& config, const std::vector<std::string>& files
     }
     reader->FinishAtEof(&recs, SystemClock::Default()->NowNanos());
     emit(recs);
-#if LOGQ_HAVE_STAGES
     if (chosen->pipeline) {
       PrintSink sink(out);
       chosen->pipeline->Flush(true, sink);
     }
-#endif
   }
   return Status::OK();
 }

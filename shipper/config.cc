@@ -198,12 +198,26 @@ void ParseScrape(const YAML::Node& n, const std::string& path, std::string_view 
           if (Scalar(r) != "pod") return InvalidArgument("only role \"pod\" is supported, got \"" + Scalar(r) + "\"");
           return Status::OK();
         });
-        for (const char* key : {"api_server", "kubeconfig_file", "namespaces", "selectors", "bearer_token",
-                                "bearer_token_file", "tls_config", "basic_auth", "proxy_url",
-                                "follow_redirects", "enable_http2", "attach_metadata"}) {
+        KubeSdConfig kc;
+        g.Field("api_server", Str(&kc.api_server));
+        g.Field("bearer_token_file", Str(&kc.bearer_token_file));
+        YAML::Node tls = g.Child("tls_config");
+        if (tls && !tls.IsNull()) {
+          Section t(tls, fmt::format("{}.kubernetes_sd_configs[{}].tls_config", path, i), src, err);
+          t.Field("ca_file", Str(&kc.ca_file));
+          t.Field("insecure_skip_verify", Bool(&kc.insecure_skip_verify));
+          for (const char* key : {"cert_file", "key_file", "server_name", "min_version"}) {
+            t.Field(key, [](const YAML::Node&) { return Status::OK(); });
+          }
+          t.Finish();
+        }
+        // Accepted for compatibility; the shipper watches only this node's pods anyway.
+        for (const char* key : {"kubeconfig_file", "namespaces", "selectors", "bearer_token", "basic_auth",
+                                "proxy_url", "follow_redirects", "enable_http2", "attach_metadata"}) {
           g.Field(key, [](const YAML::Node&) { return Status::OK(); });
         }
         g.Finish();
+        c->kube_sd.push_back(std::move(kc));
       }
     }
   }

@@ -38,11 +38,21 @@ struct StaticConfig {
   std::map<std::string, std::string> labels;  // may include __path__ (a glob)
 };
 
+// The connection part of one kubernetes_sd_configs entry (Prometheus' keys). An empty
+// api_server means in-cluster (KUBERNETES_SERVICE_HOST/PORT and the service account).
+struct KubeSdConfig {
+  std::string api_server;
+  std::string bearer_token_file;
+  std::string ca_file;                // tls_config.ca_file
+  bool insecure_skip_verify = false;  // tls_config.insecure_skip_verify
+};
+
 struct ScrapeConfig {
   std::string job_name;
   std::vector<StaticConfig> static_configs;
   bool kubernetes_sd = false;        // kubernetes_sd_configs present (role: pod)
   YAML::Node kubernetes_sd_configs;  // as written
+  std::vector<KubeSdConfig> kube_sd;  // parsed connection settings, one per entry
   YAML::Node relabel_configs;        // Prometheus relabel_config list (may be null)
   YAML::Node pipeline_stages;        // Promtail pipeline stages (may be null)
 };

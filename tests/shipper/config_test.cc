@@ -76,6 +76,27 @@ TEST(ShipperConfigTest, FlagsOverrideAndValidation) {
   EXPECT_FALSE(ValidateShipperConfig(*c).ok());
 }
 
+TEST(ShipperConfigTest, KubernetesSdConnectionSettings) {
+  auto c = ParseShipperConfig(
+      "scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs:\n"
+      "      - role: pod\n        api_server: http://127.0.0.1:6443\n        bearer_token_file: /t\n"
+      "        tls_config: {ca_file: /ca.crt, insecure_skip_verify: true}\n        namespaces: {names: [a]}\n",
+      "x", false);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_EQ(c->scrape_configs[0].kube_sd.size(), 1u);
+  const KubeSdConfig& k = c->scrape_configs[0].kube_sd[0];
+  EXPECT_EQ(k.api_server, "http://127.0.0.1:6443");
+  EXPECT_EQ(k.bearer_token_file, "/t");
+  EXPECT_EQ(k.ca_file, "/ca.crt");
+  EXPECT_TRUE(k.insecure_skip_verify);
+  auto bad = ParseShipperConfig(
+      "scrape_configs:\n  - kubernetes_sd_configs:\n      - role: pod\n        tls_config: {ca_fil: x}\n", "x", false);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("scrape_configs[0].kubernetes_sd_configs[0].tls_config.ca_fil"),
+            std::string::npos)
+      << bad.status().message();
+}
+
 TEST(ShipperConfigTest, ExpandsEnvironment) {
   setenv("LOGQ_TEST_NODE", "node-7", 1);
   auto c = ParseShipperConfig("shipper:\n  node_name: ${LOGQ_TEST_NODE}\n  pods_root: ${LOGQ_UNSET_X:-/data/pods}\n",
