@@ -833,6 +833,7 @@ void AgentImpl::ProcessResults() {
   }
   std::vector<BatchResult> results;
   for (auto& c : clients_) c->TakeResults(&results);
+  FileState* last_touched = nullptr;
   for (BatchResult& r : results) {
     Counter* de = nullptr;
     Counter* db = nullptr;
@@ -861,8 +862,13 @@ void AgentImpl::ProcessResults() {
         f->metrics[ref.stream].sent_bytes->Inc(ref.bytes);
       }
       f->tracker.Done(ref.end_offset);
+      if (f != last_touched) {
+        if (last_touched) last_touched->tracker.Committed();  // frees the done slots
+        last_touched = f;
+      }
     }
   }
+  if (last_touched) last_touched->tracker.Committed();
   if (pending_bytes_ < 0) pending_bytes_ = 0;
 }
 

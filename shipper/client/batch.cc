@@ -1,5 +1,7 @@
 #include "shipper/client/batch.h"
 
+#include "shipper/client/push_encoder.h"
+
 namespace logq::shipper {
 namespace {
 
@@ -56,11 +58,12 @@ std::vector<std::pair<std::string, size_t>> Batch::StreamCounts() const {
 }
 
 std::string Batch::EncodeAndRelease() {
-  std::string pb = api::EncodePushProtobuf(req_);
+  thread_local std::string scratch;  // the sender thread's encode buffer
+  std::string out = EncodePushRequestSnappy(req_, &scratch);
   req_ = api::PushRequest();
   index_.clear();
   last_ = SIZE_MAX;
-  return api::SnappyCompress(pb);
+  return out;
 }
 
 }  // namespace logq::shipper

@@ -26,15 +26,22 @@ void OffsetTracker::Add(uint64_t start, uint64_t end, int stream) {
 }
 
 OffsetTracker::Slot* OffsetTracker::Find(uint64_t end) {
+  // Acknowledgements arrive in read order: try the slot after the last one found first
+  // (a binary search over a deque of ~10^5 slots per second was a third of the CPU).
+  if (hint_ < slots_.size() && slots_[hint_].end == end) return &slots_[hint_++];
   auto it = std::lower_bound(slots_.begin(), slots_.end(), end,
                              [](const Slot& s, uint64_t e) { return s.end < e; });
   if (it == slots_.end() || it->end != end) return nullptr;
+  hint_ = static_cast<size_t>(it - slots_.begin()) + 1;
   return &*it;
 }
 
 bool OffsetTracker::Emitted(uint64_t end, int refs) {
-  auto it = std::lower_bound(slots_.begin(), slots_.end(), end,
-                             [](const Slot& s, uint64_t e) { return s.end < e; });
+  // Usually the record just added (no pipeline stage holds records).
+  auto it = !slots_.empty() && slots_.back().end == end
+                ? std::prev(slots_.end())
+                : std::lower_bound(slots_.begin(), slots_.end(), end,
+                                   [](const Slot& s, uint64_t e) { return s.end < e; });
   if (it == slots_.end() || it->end != end) return false;
   Slot& s = *it;
   if (s.state == State::kHeld) --held_;
@@ -76,6 +83,7 @@ uint64_t OffsetTracker::Committed() {
     const Slot& f = slots_.front();
     if (f.interleaved) interleaved_starts_.erase(interleaved_starts_.find(f.start));
     slots_.pop_front();
+    if (hint_ > 0) --hint_;
   }
   uint64_t c = slots_.empty() ? consumed_ : slots_.front().start;
   if (!interleaved_starts_.empty()) c = std::min(c, *interleaved_starts_.begin());

@@ -39,7 +39,8 @@ class OffsetTracker {
   void SetConsumed(uint64_t consumed) { consumed_ = consumed; }
   void SetPendingStart(std::optional<uint64_t> p) { pending_start_ = p; }
 
-  // The checkpoint offset (monotonic).
+  // The checkpoint offset (monotonic). Also releases the slots before it: call it often
+  // (the agent does after every round of acknowledgements) to keep memory bounded.
   uint64_t Committed();
   size_t pending_slots() const { return slots_.size(); }
   bool idle() const { return slots_.empty() && !pending_start_; }
@@ -65,6 +66,7 @@ class OffsetTracker {
   uint64_t consumed_;
   uint64_t committed_;
   size_t held_ = 0;
+  size_t hint_ = 0;  // index where Find looks first (the slot after the last one found)
   std::optional<uint64_t> pending_start_;
 };
 

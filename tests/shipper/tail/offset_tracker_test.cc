@@ -92,5 +92,31 @@ TEST(OffsetTrackerTest, SkippedBytesAdvanceWhenNothingIsPending) {
   EXPECT_TRUE(t.idle());
 }
 
+// Acks in read order hit the lookup hint; acks out of order, and Committed() calls that free
+// slots between acks, must still find the right slot.
+TEST(OffsetTrackerTest, AcksInAnyOrderWithCommitsInBetween) {
+  OffsetTracker t(0);
+  for (uint64_t i = 0; i < 100; ++i) {
+    t.Add(i * 10, i * 10 + 10, 0);
+    ASSERT_TRUE(t.Emitted(i * 10 + 10, 1));
+  }
+  t.SetConsumed(1000);
+  for (uint64_t i = 0; i < 40; ++i) t.Done(i * 10 + 10);  // in order
+  EXPECT_EQ(t.Committed(), 400u);
+  EXPECT_EQ(t.pending_slots(), 60u);
+  for (uint64_t i = 99; i >= 60; --i) t.Done(i * 10 + 10);  // reverse order
+  EXPECT_EQ(t.Committed(), 400u);
+  t.Done(50 * 10 + 10);  // a slot in the middle
+  EXPECT_EQ(t.Committed(), 400u);
+  for (uint64_t i = 40; i < 60; ++i) {
+    if (i != 50) t.Done(i * 10 + 10);
+    t.Committed();  // frees slots while acks are still coming
+  }
+  EXPECT_EQ(t.Committed(), 1000u);
+  EXPECT_EQ(t.pending_slots(), 0u);
+  t.Done(123);  // unknown: ignored
+  EXPECT_FALSE(t.Emitted(5, 1));
+}
+
 }  // namespace
 }  // namespace logq::shipper
