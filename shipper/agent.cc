@@ -161,6 +161,10 @@ struct DirState {
   ContainerDir info;
   bool removed = false;
   bool deferred = false;        // waiting for pod metadata
+  // Found by the initial scan with no identity entry in the positions file (first start, or a
+  // Promtail positions file): rotated generations that no stored position matches are not
+  // read (as Promtail, which tails only *.log), so a first rollout does not re-ship history.
+  bool first_start = false;
   int64_t deferred_since = 0;
   std::map<std::string, FileState*> by_name;
   std::set<std::tuple<uint64_t, uint64_t, std::string>> ignored;  // (dev, ino, name): not tailed
@@ -216,6 +220,7 @@ class AgentImpl final : public Agent, public PodTreeListener
   void ProcessResults();
   void FinishFile(FileState* f);
   void RetireFile(FileState* f);
+  void RemovePathMetrics(const std::string& canonical);
   void MaybeSavePositions(bool force);
   void EvictGone(DirState& d, size_t keep);
   void Tick();
@@ -441,9 +446,17 @@ std::shared_ptr<Target> AgentImpl::MakeTarget(DirState& d, const std::string& ca
 }
 
 void AgentImpl::OnContainerAdded(const ContainerDir& c) {
+  bool known = dirs_.count(c.path) > 0;
   DirState& d = dirs_[c.path];
   d.info = c;
   d.removed = false;
+  if (!known && !initial_scan_done_) {
+    d.first_start = true;
+    for (auto it = loaded_.lower_bound(c.path + "/"); it != loaded_.end() && it->first.rfind(c.path + "/", 0) == 0;
+         ++it) {
+      if (it->second.identity) d.first_start = false;
+    }
+  }
   if (need_kube_ && pods_ && !pods_->Lookup(c.pod.ns, c.pod.pod, c.pod.uid, c.container)) {
     d.deferred = true;
     d.deferred_since = clock_.MonotonicNanos();
@@ -516,6 +529,7 @@ std::optional<PositionEntry> AgentImpl::TakeLoadedPlain(const std::string& dir, 
 void AgentImpl::OpenFile(DirState& d, const std::string& name, const LogFileName& fname, const struct stat& st) {
   std::string path = d.info.path + "/" + name;
   uint64_t offset = 0;
+  bool found_position = false;
   bool gzip = fname.generation == Generation::kGzip;
   if (gzip) {
     auto id = IdentifyPath(path, true);
@@ -533,7 +547,8 @@ void AgentImpl::OpenFile(DirState& d, const std::string& name, const LogFileName
         return;
       }
     }
-    bool found = false;
+    found_position = false;
+    bool& found = found_position;
     for (auto it = d.gone.begin(); it != d.gone.end(); ++it) {
       if (it->entry.identity && content_match(*it->entry.identity)) {
         offset = it->entry.offset;
@@ -548,6 +563,7 @@ void AgentImpl::OpenFile(DirState& d, const std::string& name, const LogFileName
         if (it->second.identity && content_match(*it->second.identity)) {
           offset = it->second.offset;
           loaded_.erase(it);
+          found = true;
           break;
         }
       }
@@ -561,6 +577,13 @@ void AgentImpl::OpenFile(DirState& d, const std::string& name, const LogFileName
     auto e = TakeLoadedPlain(d.info.path, path, fd, st);
     close(fd);
     if (e) offset = e->offset;
+    found_position = e.has_value();
+  }
+  if (d.first_start && fname.generation != Generation::kCurrent && !found_position) {
+    // Tracked from its end (not ignored), so the positions file remembers it as read and a
+    // restart does not read it either. A gzip reader skips to its decompressed end.
+    spdlog::info("{}: rotated before the shipper first saw this container; not read (as Promtail)", path);
+    offset = gzip ? UINT64_MAX : static_cast<uint64_t>(st.st_size);
   }
   auto r = FileReader::Open(path, gzip, offset, reader_options_);
   if (!r.ok()) {
@@ -906,7 +929,25 @@ void AgentImpl::RetireFile(FileState* f) {
   }
   by_id_.erase(f->id);
   for (auto it = run_queue_.begin(); it != run_queue_.end();) it = *it == f ? run_queue_.erase(it) : std::next(it);
+  std::string canonical = CanonicalPath(f->dir, f->fname);
   files_.erase(std::remove_if(files_.begin(), files_.end(), [f](const auto& p) { return p.get() == f; }), files_.end());
+  // The per-path series go away with the last generation of a file that no longer exists
+  // (pod deleted, container restarted): otherwise every pod ever seen would stay in /metrics.
+  bool shared = false;
+  for (const auto& o : files_) shared = shared || CanonicalPath(o->dir, o->fname) == canonical;
+  struct stat st;
+  if (!shared && stat(canonical.c_str(), &st) != 0) RemovePathMetrics(canonical);
+}
+
+void AgentImpl::RemovePathMetrics(const std::string& canonical) {
+  for (int s = 0; s < kStreamCount; ++s) {
+    MetricLabels ml = {{"path", canonical}, {"stream", std::string(StreamName(static_cast<StreamIndex>(s)))}};
+    for (const char* name : {"logq_shipper_read_lines_total", "logq_shipper_read_bytes_total",
+                             "logq_shipper_sent_entries_total", "logq_shipper_sent_bytes_total"}) {
+      metrics_.RemoveSeries(name, ml);
+    }
+  }
+  metrics_.RemoveSeries("logq_shipper_truncated_lines_total", {{"path", canonical}});
 }
 
 void AgentImpl::MaybeSavePositions(bool force) {
@@ -1113,8 +1154,10 @@ Status AgentImpl::Run() {
 }  // namespace
 
 Result<std::unique_ptr<Agent>> Agent::Create(const ShipperConfig& config, const Clock& clock, MetricsRegistry& metrics) {
-  RETURN_IF_ERROR(ValidateShipperConfig(config));
-  auto a = std::make_unique<AgentImpl>(config, clock, metrics);
+  ShipperConfig finished = config;
+  FinishShipperConfig(&finished);
+  RETURN_IF_ERROR(ValidateShipperConfig(finished));
+  auto a = std::make_unique<AgentImpl>(finished, clock, metrics);
   RETURN_IF_ERROR(a->Init());
   return std::unique_ptr<Agent>(std::move(a));
 }

@@ -319,11 +319,7 @@ Result<ShipperConfig> ParseShipperConfig(std::string_view yaml_in, std::string_v
       }
     }
   }
-  if (client && !client.IsNull()) {
-    ClientConfig cc;
-    ParseClient(client, "client", source, &err, &cc);
-    c.clients.push_back(std::move(cc));
-  }
+  if (client && !client.IsNull()) ParseClient(client, "client", source, &err, &c.single_client);
   YAML::Node scrape = top.Child("scrape_configs");
   if (scrape && !scrape.IsNull()) {
     if (!scrape.IsSequence()) {
@@ -372,10 +368,7 @@ Result<ShipperConfig> LoadShipperConfigFile(const std::string& path, bool expand
 
 Status ApplyShipperFlag(ShipperConfig* c, std::string_view name, std::string_view value) {
   std::string v(value);
-  auto first_client = [&]() -> ClientConfig& {
-    if (c->clients.empty()) c->clients.emplace_back();
-    return c->clients.front();
-  };
+  auto first_client = [&]() -> ClientConfig& { return c->single_client; };
   auto bad = [&](const Status& s) { return InvalidArgument(fmt::format("flag -{}: {}", name, s.message())); };
   if (name == "client.url") {
     first_client().url = v;
@@ -427,6 +420,15 @@ Status ApplyShipperFlag(ShipperConfig* c, std::string_view name, std::string_vie
     return InvalidArgument(fmt::format("unknown flag -{} (see -help)", name));
   }
   return Status::OK();
+}
+
+void FinishShipperConfig(ShipperConfig* c) {
+  ClientConfig single = std::move(c->single_client);
+  c->single_client = ClientConfig();
+  if (!single.url.empty()) c->clients.push_back(single);
+  for (ClientConfig& cc : c->clients) {
+    for (const auto& [k, v] : single.external_labels) cc.external_labels.emplace(k, v);  // own labels win
+  }
 }
 
 Status ValidateShipperConfig(const ShipperConfig& c) {

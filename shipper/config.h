@@ -74,6 +74,10 @@ struct ShipperConfig {
   ServerSection server;
   PositionsSection positions;
   std::vector<ClientConfig> clients;
+  // Promtail's single `client:` section and the -client.* flags. As in Promtail
+  // (Config.Setup), FinishShipperConfig appends it to `clients` when it has a url, and merges
+  // its external_labels into every client (a client's own labels win).
+  ClientConfig single_client;
   std::vector<ScrapeConfig> scrape_configs;
   TailSection tail;
 };
@@ -88,8 +92,13 @@ Result<ShipperConfig> LoadShipperConfigFile(const std::string& path, bool expand
 // client.batch-wait, client.batch-size-bytes, client.timeout, client.external-labels,
 // positions.file, positions.sync-period, server.http-listen-port,
 // server.http-listen-address, log.level, shipper.pods-root, shipper.node-name.
-// Client flags apply to the first client (creating it when the file has none).
+// Client flags set the single client (Promtail's `client:`), which FinishShipperConfig adds
+// to `clients`; client.external-labels then applies to every client.
 Status ApplyShipperFlag(ShipperConfig* config, std::string_view name, std::string_view value);
+
+// Applies the single client (see ShipperConfig::single_client) and clears it; idempotent.
+// Call after the flags and before ValidateShipperConfig (Agent::Create calls it too).
+void FinishShipperConfig(ShipperConfig* config);
 
 // Checks what only makes sense on the whole config (at least one client with a url, ...).
 Status ValidateShipperConfig(const ShipperConfig& config);

@@ -32,12 +32,14 @@ Flags:
   -config.check                   Validate the configuration, print the error if any, exit 0/1.
   -dry-run FILE...                Print what would be sent for the files (nothing is sent,
                                   positions are not touched), then exit.
-  -client.url=URL                 Push URL (first client; created when the file has none).
-  -client.tenant-id=ID            X-Scope-OrgID of the first client.
+  -client.url=URL                 Push URL of one more client, added to clients[] (as Promtail;
+                                  the -client.* flags below configure that client).
+  -client.tenant-id=ID            X-Scope-OrgID of the -client.url client.
   -client.batch-wait=DUR          Default 1s.
   -client.batch-size-bytes=SIZE   Default 1MiB (encoded size).
   -client.timeout=DUR             Default 10s.
-  -client.external-labels=k=v,..  Labels added to every stream of the first client.
+  -client.external-labels=k=v,..  Labels added to every stream of EVERY client (a client's
+                                  own external_labels win).
   -positions.file=PATH            Default /var/log/positions.yaml.
   -positions.sync-period=DUR      Default 1s.
   -server.http-listen-address=A   Default 0.0.0.0.
@@ -112,6 +114,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  logq::shipper::FinishShipperConfig(&config);
   spdlog::set_level(spdlog::level::from_str(config.server.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
 

@@ -113,6 +113,15 @@ Histogram* MetricsRegistry::GetHistogram(std::string_view name, std::string_view
   return slot.get();
 }
 
+bool MetricsRegistry::RemoveSeries(std::string_view name, const MetricLabels& labels) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = families_.find(name);
+  if (it == families_.end()) return false;
+  std::string key = RenderMetricLabels(labels);
+  Family& f = it->second;
+  return f.counters.erase(key) + f.gauges.erase(key) + f.histograms.erase(key) > 0;
+}
+
 void MetricsRegistry::AddCollector(std::function<void()> refresh) {
   std::lock_guard<std::mutex> l(mu_);
   collectors_.push_back(std::move(refresh));

@@ -74,6 +74,11 @@ class MetricsRegistry {
   Histogram* GetHistogram(std::string_view name, std::string_view help, const MetricLabels& labels,
                           const std::vector<double>& bounds = DefaultLatencyBuckets());
 
+  // Removes one series (any type) of family `name`; false if it does not exist. Pointers
+  // returned for it dangle afterwards: call only when no one uses them any more (e.g. the
+  // shipper's per-file series once the file is gone).
+  bool RemoveSeries(std::string_view name, const MetricLabels& labels);
+
   // A callback run at render time to refresh gauges computed on demand (disk bytes, ...).
   void AddCollector(std::function<void()> refresh);
 

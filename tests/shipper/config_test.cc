@@ -68,12 +68,54 @@ TEST(ShipperConfigTest, FlagsOverrideAndValidation) {
   ASSERT_TRUE(ApplyShipperFlag(&*c, "positions.file", "/tmp/x.yaml").ok());
   ASSERT_TRUE(ApplyShipperFlag(&*c, "server.http-listen-port", "0").ok());
   ASSERT_TRUE(ApplyShipperFlag(&*c, "client.external-labels", "a=1,b=2").ok());
+  FinishShipperConfig(&*c);
+  ASSERT_EQ(c->clients.size(), 1u);
   EXPECT_EQ(c->clients[0].external_labels.size(), 2u);
   EXPECT_TRUE(ValidateShipperConfig(*c).ok());
   EXPECT_FALSE(ApplyShipperFlag(&*c, "client.nope", "1").ok());
   EXPECT_FALSE(ApplyShipperFlag(&*c, "server.http-listen-port", "70000").ok());
   c->clients[0].url = "loki:3100";
   EXPECT_FALSE(ValidateShipperConfig(*c).ok());
+}
+
+// Promtail's Config.Setup: -client.url (or the deprecated `client:` section) ADDS a client to
+// `clients`; -client.external-labels apply to every client, a client's own labels winning.
+TEST(ShipperConfigTest, ClientUrlFlagAddsAClientAsPromtailDoes) {
+  auto c = ParseShipperConfig(
+      "clients:\n  - url: http://a:3100/loki/api/v1/push\n    external_labels: {cluster: yaml}\n"
+      "  - url: http://b:3100/loki/api/v1/push\n",
+      "x", false);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(ApplyShipperFlag(&*c, "client.url", "http://c:3100/loki/api/v1/push").ok());
+  ASSERT_TRUE(ApplyShipperFlag(&*c, "client.tenant-id", "t1").ok());
+  ASSERT_TRUE(ApplyShipperFlag(&*c, "client.external-labels", "cluster=flag,env=prod").ok());
+  FinishShipperConfig(&*c);
+  FinishShipperConfig(&*c);  // idempotent
+  ASSERT_EQ(c->clients.size(), 3u);
+  EXPECT_EQ(c->clients[0].url, "http://a:3100/loki/api/v1/push");
+  EXPECT_EQ(c->clients[0].tenant_id, "");
+  EXPECT_EQ(c->clients[0].external_labels.at("cluster"), "yaml");
+  EXPECT_EQ(c->clients[0].external_labels.at("env"), "prod");
+  EXPECT_EQ(c->clients[1].external_labels.at("cluster"), "flag");
+  EXPECT_EQ(c->clients[2].url, "http://c:3100/loki/api/v1/push");
+  EXPECT_EQ(c->clients[2].tenant_id, "t1");
+  EXPECT_EQ(c->clients[2].external_labels.at("cluster"), "flag");
+  EXPECT_TRUE(ValidateShipperConfig(*c).ok());
+
+  // The deprecated single `client:` section is appended too; flags override its keys.
+  auto d = ParseShipperConfig("client:\n  url: http://old:3100/loki/api/v1/push\n  tenant_id: y\n", "x", false);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  ASSERT_TRUE(ApplyShipperFlag(&*d, "client.tenant-id", "z").ok());
+  FinishShipperConfig(&*d);
+  ASSERT_EQ(d->clients.size(), 1u);
+  EXPECT_EQ(d->clients[0].url, "http://old:3100/loki/api/v1/push");
+  EXPECT_EQ(d->clients[0].tenant_id, "z");
+
+  // Client flags without -client.url add nothing (Promtail ignores them too).
+  auto e = ParseShipperConfig("", "x", false);
+  ASSERT_TRUE(ApplyShipperFlag(&*e, "client.tenant-id", "z").ok());
+  FinishShipperConfig(&*e);
+  EXPECT_TRUE(e->clients.empty());
 }
 
 TEST(ShipperConfigTest, KubernetesSdConnectionSettings) {
