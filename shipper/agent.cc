@@ -754,7 +754,8 @@ void AgentImpl::FinishFile(FileState* f) {
   recs_.clear();
   f->reader->FinishAtEof(&recs_, clock_.NowNanos());
   HandleRecords(*f, recs_);
-  if (scrapes_[f->target->scrape].pipeline) scrapes_[f->target->scrape].pipeline->Flush(true, *this);
+  // Only this file's held entries: other files' multiline blocks stay whole.
+  if (scrapes_[f->target->scrape].pipeline) scrapes_[f->target->scrape].pipeline->FlushFile(f->id, *this);
   f->reader->CloseFd();
   f->drained = true;
 }

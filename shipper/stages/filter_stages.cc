@@ -117,6 +117,9 @@ class MatchStage final : public Stage {
   void Flush(bool force, Downstream& next) override {
     if (nested_) nested_->Flush(force, next);
   }
+  void FlushFile(uint64_t file_id, Downstream& next) override {
+    if (nested_) nested_->FlushFile(file_id, next);
+  }
   size_t Held() const override { return nested_ ? nested_->Held() : 0; }
 
  private:

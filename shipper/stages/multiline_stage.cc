@@ -45,6 +45,13 @@ class MultilineStage final : public Stage {
     }
   }
 
+  void FlushFile(uint64_t file_id, Downstream& next) override {
+    for (auto it = blocks_.lower_bound(Key{file_id, 0}); it != blocks_.end() && it->first.file_id == file_id;) {
+      FlushBlock(it->second, next);
+      it = blocks_.erase(it);
+    }
+  }
+
   size_t Held() const override { return held_; }
 
  private:

@@ -74,6 +74,13 @@ void Chain::Flush(bool force, Downstream& out) {
   }
 }
 
+void Chain::FlushFile(uint64_t file_id, Downstream& out) {
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    Next next(this, i + 1, &out);
+    stages_[i]->FlushFile(file_id, next);
+  }
+}
+
 size_t Chain::Held() const {
   size_t n = 0;
   for (const auto& s : stages_) n += s->Held();
@@ -260,6 +267,11 @@ class PipelineImpl final : public StagePipeline {
   void Flush(bool force, EntrySink& sink) override {
     Final out(&sink, &spare_);
     chain_->Flush(force, out);
+  }
+
+  void FlushFile(uint64_t file_id, EntrySink& sink) override {
+    Final out(&sink, &spare_);
+    chain_->FlushFile(file_id, out);
   }
 
   size_t Held() const override { return chain_->Held(); }

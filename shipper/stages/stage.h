@@ -77,6 +77,8 @@ class Stage {
   virtual Outcome Process(Item& item, Downstream& next) = 0;
   // Releases held items: those due now, or all when `force`.
   virtual void Flush(bool /*force*/, Downstream& /*next*/) {}
+  // Releases everything held for one file (it reached its end: unlinked or rotated away).
+  virtual void FlushFile(uint64_t /*file_id*/, Downstream& /*next*/) {}
   // Number of items held.
   virtual size_t Held() const { return 0; }
 };
@@ -88,6 +90,7 @@ class Chain {
   // Runs `item` from stage `from`; whatever passes the last stage goes to `out`.
   void Run(size_t from, Item& item, Downstream& out);
   void Flush(bool force, Downstream& out);
+  void FlushFile(uint64_t file_id, Downstream& out);
   size_t Held() const;
   bool empty() const { return stages_.empty(); }
 

@@ -66,6 +66,9 @@ class StagePipeline {
   // Releases entries held by multiline stages whose max_wait expired; force = all (EOF of a
   // removed file, shutdown).
   virtual void Flush(bool force, EntrySink& sink) = 0;
+  // Releases the entries held for one file (Cursor::file_id) only: the file reached its end.
+  // Blocks of other files stay held (releasing them would split their records).
+  virtual void FlushFile(uint64_t file_id, EntrySink& sink) = 0;
   // Entries currently held (multiline blocks, entries delayed by a `limit` stage without
   // `drop`). The caller may pause reading while this is large; Flush releases them.
   virtual size_t Held() const { return 0; }

@@ -540,6 +540,25 @@ TEST_F(StagesTest, MultilineKeepsFilesAndStreamsApart) {
   EXPECT_EQ(lines, (std::vector<std::string>{"START a\n  a2", "START b\n  b2", "START c\n  c2"}));
 }
 
+// A file that reaches its end releases its own blocks only (also inside match).
+TEST_F(StagesTest, FlushFileReleasesOnlyThatFilesBlocks) {
+  auto p = Make("- match:\n    selector: '{stream=~\".+\"}'\n    stages:\n      - multiline:\n          firstline: '^START'\n");
+  CollectSink sink;
+  p->Process(Entry("START a", {{"stream", "stdout"}}, 1, 1), sink);
+  p->Process(Entry("START b", {{"stream", "stderr"}}, 2, 1), sink);
+  p->Process(Entry("START c", {{"stream", "stdout"}}, 1, 2), sink);
+  p->Process(Entry("  c2", {{"stream", "stdout"}}, 5, 2), sink);
+  p->FlushFile(1, sink);
+  ASSERT_EQ(sink.emitted.size(), 2u);
+  for (const auto& e : sink.emitted) EXPECT_EQ(e.cursor.file_id, 1u);
+  p->Process(Entry("  c3", {{"stream", "stdout"}}, 6, 2), sink);
+  p->FlushFile(2, sink);
+  ASSERT_EQ(sink.emitted.size(), 3u);
+  EXPECT_EQ(sink.emitted[2].line, "START c\n  c2\n  c3");
+  p->FlushFile(3, sink);  // nothing held
+  EXPECT_EQ(sink.emitted.size(), 3u);
+}
+
 TEST_F(StagesTest, MultilineThenLaterStagesSeeTheMergedEntry) {
   auto p = Make("- multiline:\n    firstline: '^\\S'\n- regex:\n    expression: '(?s)^(?P<head>\\S+).*\\n  (?P<tail>\\w+)$'\n"
                 "- labels:\n    tail:\n");
