@@ -220,16 +220,22 @@ TEST_P(DeployedPipelineTest, PodLogsReachEveryDashboardQuery) {
   testing::TempDir dir;
   auto now = std::chrono::system_clock::now();
   WritePodLogs(dir.path() + "/pods", now);
-  TempFile config("shipper.yaml",
-                  ConfigMapFileAt(r.objects, ship_w->pod_spec, ship_c, *FlagValue(ship_c, "config.file")).value_or(""));
+  // The push URL is redirected in the file: `-client.url` would add a second client, as in
+  // Promtail, and the in-cluster one would never be reached.
+  YAML::Node ship_config = YAML::Load(
+      ConfigMapFileAt(r.objects, ship_w->pod_spec, ship_c, *FlagValue(ship_c, "config.file")).value_or(""));
+  ASSERT_TRUE(ship_config["clients"].IsSequence() && ship_config["clients"].size() > 0);
+  for (auto c : ship_config["clients"]) c["url"] = (*store)->base_url() + "/loki/api/v1/push";
+  YAML::Emitter emitted;
+  emitted << ship_config;
+  TempFile config("shipper.yaml", emitted.c_str());
   unsetenv("KUBERNETES_SERVICE_HOST");
   unsetenv("KUBERNETES_SERVICE_PORT");
   auto shipper = testing::Process::Start(
       shipper_bin,
       {"-config.file=" + config.path(), "-shipper.pods-root=" + dir.path() + "/pods",
        "-positions.file=" + dir.path() + "/positions.yaml", "-server.http-listen-address=127.0.0.1",
-       "-server.http-listen-port=0", "-client.url=" + (*store)->base_url() + "/loki/api/v1/push",
-       "-shipper.node-name=test-node"},
+       "-server.http-listen-port=0", "-shipper.node-name=test-node"},
       dir.path() + "/shipper.log");
   ASSERT_TRUE(shipper.ok()) << shipper.status().ToString();
 
