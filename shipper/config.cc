@@ -10,117 +10,19 @@
 #include <sstream>
 
 #include "query/base/units.h"
+#include "query/base/yaml_config.h"
 
 namespace logq::shipper {
 namespace {
 
-std::string Scalar(const YAML::Node& n) { return n.IsScalar() ? n.Scalar() : std::string(); }
-
-// Walks one YAML mapping, dispatching known keys and reporting unknown ones (by full path).
-class Section {
- public:
-  Section(const YAML::Node& node, std::string path, std::string_view source, Status* err)
-      : node_(node), path_(std::move(path)), source_(source), err_(err) {
-    if (node_ && !node_.IsNull() && !node_.IsMap()) Fail(node_, "\"" + path_ + "\" must be a mapping");
-  }
-  void Field(const std::string& key, const std::function<Status(const YAML::Node&)>& set) {
-    known_.insert(key);
-    if (!err_->ok() || !ok_map()) return;
-    YAML::Node v = node_[key];
-    if (!v || v.IsNull()) return;
-    Status s = set(v);
-    if (!s.ok()) Fail(v, fmt::format("key \"{}\": {}", Join(key), s.message()));
-  }
-  YAML::Node Child(const std::string& key) {
-    known_.insert(key);
-    return ok_map() ? node_[key] : YAML::Node();
-  }
-  void Finish() {
-    if (!err_->ok() || !ok_map()) return;
-    for (auto it = node_.begin(); it != node_.end(); ++it) {
-      std::string k = it->first.as<std::string>("");
-      if (!known_.count(k)) {
-        Fail(it->first, "unknown key \"" + Join(k) + "\"");
-        return;
-      }
-    }
-  }
-  std::string Join(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
-  void Fail(const YAML::Node& n, const std::string& what) {
-    if (!err_->ok()) return;
-    auto m = n.Mark();
-    std::string where = m.is_null() ? std::string(source_) : fmt::format("{}:{}:{}", source_, m.line + 1, m.column + 1);
-    *err_ = InvalidArgument(fmt::format("config error at {}: {}", where, what));
-  }
-  bool ok() const { return err_->ok(); }
-
- private:
-  bool ok_map() const { return node_ && node_.IsMap(); }
-  YAML::Node node_;
-  std::string path_;
-  std::string_view source_;
-  Status* err_;
-  std::set<std::string> known_;
-};
-
-auto Str(std::string* out) {
-  return [out](const YAML::Node& n) -> Status {
-    if (!n.IsScalar()) return InvalidArgument("must be a string");
-    *out = n.Scalar();
-    return Status::OK();
-  };
-}
-auto Bool(bool* out) {
-  return [out](const YAML::Node& n) -> Status {
-    std::string s = Scalar(n);
-    if (s == "true" || s == "True" || s == "TRUE") *out = true;
-    else if (s == "false" || s == "False" || s == "FALSE") *out = false;
-    else return InvalidArgument("must be true or false, got \"" + s + "\"");
-    return Status::OK();
-  };
-}
-template <typename T>
-auto Int(T* out, int64_t lo, int64_t hi) {
-  return [out, lo, hi](const YAML::Node& n) -> Status {
-    std::string s = Scalar(n);
-    char* end = nullptr;
-    long long v = std::strtoll(s.c_str(), &end, 10);
-    if (s.empty() || *end || v < lo || v > hi) {
-      return InvalidArgument(fmt::format("must be an integer in [{}, {}], got \"{}\"", lo, hi, s));
-    }
-    *out = static_cast<T>(v);
-    return Status::OK();
-  };
-}
-auto Duration(int64_t* out) {
-  return [out](const YAML::Node& n) -> Status {
-    auto d = ParseDuration(Scalar(n));
-    if (!d.ok()) return d.status();
-    if (*d < 0) return InvalidArgument("must not be negative");
-    *out = *d;
-    return Status::OK();
-  };
-}
-template <typename T>
-auto Bytes(T* out) {
-  return [out](const YAML::Node& n) -> Status {
-    auto b = ParseBytes(Scalar(n));
-    if (!b.ok()) return b.status();
-    if (*b < 0) return InvalidArgument("must not be negative");
-    *out = static_cast<T>(*b);
-    return Status::OK();
-  };
-}
-auto StrMap(std::map<std::string, std::string>* out) {
-  return [out](const YAML::Node& n) -> Status {
-    if (!n.IsMap()) return InvalidArgument("must be a mapping of name to value");
-    for (auto it = n.begin(); it != n.end(); ++it) {
-      if (!it->second.IsScalar()) return InvalidArgument("value of \"" + it->first.Scalar() + "\" must be a string");
-      (*out)[it->first.Scalar()] = it->second.Scalar();
-    }
-    return Status::OK();
-  };
-}
+using yamlcfg::Bool;
+using yamlcfg::Bytes;
+using yamlcfg::Duration;
+using yamlcfg::Int;
+using yamlcfg::Scalar;
+using yamlcfg::Str;
+using yamlcfg::StrMap;
+using Section = yamlcfg::ConfigSection;
 
 void ParseTls(const YAML::Node& n, const std::string& path, std::string_view src, Status* err, TlsConfig* t) {
   Section s(n, path, src, err);

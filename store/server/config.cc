@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "query/base/units.h"
+#include "query/base/yaml_config.h"
 #include "query/logql/selector.h"
 #include "store/retention/rules.h"
 #include "store/server/tenant.h"
@@ -16,58 +17,14 @@
 namespace logq::server {
 namespace {
 
-// Walks one YAML mapping, dispatching known keys and reporting unknown ones.
-class Section {
- public:
-  Section(const YAML::Node& node, std::string path, std::string_view source, Status* err)
-      : node_(node), path_(std::move(path)), source_(source), err_(err) {
-    if (node_ && !node_.IsNull() && !node_.IsMap()) Fail(node_, "must be a mapping");
-  }
-
-  void Field(const std::string& key, const std::function<Status(const YAML::Node&)>& set) {
-    known_.insert(key);
-    if (!err_->ok() || !node_ || !node_.IsMap()) return;
-    YAML::Node v = node_[key];
-    if (!v || v.IsNull()) return;
-    Status s = set(v);
-    if (!s.ok()) Fail(v, s.message(), Join(key));
-  }
-
-  void Finish() {
-    if (!err_->ok() || !node_ || !node_.IsMap()) return;
-    for (auto it = node_.begin(); it != node_.end(); ++it) {
-      std::string k = it->first.as<std::string>("");
-      if (!known_.count(k)) {
-        Fail(it->first, "unknown key \"" + Join(k) + "\"", "");
-        return;
-      }
-    }
-  }
-
-  YAML::Node Child(const std::string& key) {
-    known_.insert(key);
-    return node_ && node_.IsMap() ? node_[key] : YAML::Node();
-  }
-  std::string Join(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
-
- private:
-  void Fail(const YAML::Node& n, const std::string& what, const std::string& key = "") {
-    if (!err_->ok()) return;
-    auto m = n.Mark();
-    std::string where = m.is_null() ? std::string(source_) : fmt::format("{}:{}:{}", source_, m.line + 1, m.column + 1);
-    std::string subject = key.empty() ? what : fmt::format("key \"{}\": {}", key, what);
-    if (key.empty() && !path_.empty() && what == "must be a mapping") subject = "\"" + path_ + "\" " + what;
-    *err_ = InvalidArgument(fmt::format("config error at {}: {}", where, subject));
-  }
-
-  YAML::Node node_;
-  std::string path_;
-  std::string_view source_;
-  Status* err_;
-  std::set<std::string> known_;
-};
-
-std::string Scalar(const YAML::Node& n) { return n.IsScalar() ? n.Scalar() : std::string(); }
+using yamlcfg::Bool;
+using yamlcfg::Bytes;
+using yamlcfg::Double;
+using yamlcfg::Duration;
+using yamlcfg::Int;
+using yamlcfg::Scalar;
+using yamlcfg::Str;
+using Section = yamlcfg::ConfigSection;
 
 // A YAML double-quoted scalar.
 std::string YamlQuote(std::string_view v) {
@@ -78,63 +35,6 @@ std::string YamlQuote(std::string_view v) {
   }
   o.push_back('"');
   return o;
-}
-
-auto Str(std::string* out) {
-  return [out](const YAML::Node& n) -> Status {
-    if (!n.IsScalar()) return InvalidArgument("must be a string");
-    *out = n.Scalar();
-    return Status::OK();
-  };
-}
-auto Bool(bool* out) {
-  return [out](const YAML::Node& n) -> Status {
-    std::string s = Scalar(n);
-    if (s == "true" || s == "True" || s == "TRUE") *out = true;
-    else if (s == "false" || s == "False" || s == "FALSE") *out = false;
-    else return InvalidArgument("must be true or false, got \"" + s + "\"");
-    return Status::OK();
-  };
-}
-template <typename T>
-auto Int(T* out, int64_t min, int64_t max) {
-  return [out, min, max](const YAML::Node& n) -> Status {
-    std::string s = Scalar(n);
-    char* end = nullptr;
-    long long v = std::strtoll(s.c_str(), &end, 10);
-    if (s.empty() || *end) return InvalidArgument("must be an integer, got \"" + s + "\"");
-    if (v < min || v > max) return InvalidArgument(fmt::format("must be between {} and {}, got {}", min, max, v));
-    *out = static_cast<T>(v);
-    return Status::OK();
-  };
-}
-auto Double(double* out) {
-  return [out](const YAML::Node& n) -> Status {
-    std::string s = Scalar(n);
-    char* end = nullptr;
-    double v = std::strtod(s.c_str(), &end);
-    if (s.empty() || *end || v < 0) return InvalidArgument("must be a non-negative number, got \"" + s + "\"");
-    *out = v;
-    return Status::OK();
-  };
-}
-auto Duration(int64_t* out) {
-  return [out](const YAML::Node& n) -> Status {
-    auto d = ParseDuration(Scalar(n));
-    if (!d.ok()) return d.status();
-    if (*d < 0) return InvalidArgument("must not be negative");
-    *out = *d;
-    return Status::OK();
-  };
-}
-template <typename T>
-auto Bytes(T* out) {
-  return [out](const YAML::Node& n) -> Status {
-    auto b = ParseBytes(Scalar(n));
-    if (!b.ok()) return b.status();
-    *out = static_cast<T>(*b);
-    return Status::OK();
-  };
 }
 
 // `retention_stream`: a list of {selector, priority, period}, validated as Loki does.
