@@ -172,7 +172,7 @@ Status StoreServer::Start() {
         qp.end = end;
         qp.forward = false;
         qp.limit = r.limit;
-        querier::TenantQuerier tq(db_.get(), registry_.get(), r.tenant);
+        querier::TenantQuerier tq = querier_->ForTenant(r.tenant);  // skips empty heads like queries
         return engine_->Query(&tq, qp);
       },
       to);
