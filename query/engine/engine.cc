@@ -20,10 +20,6 @@
 namespace logq::engine {
 namespace {
 
-constexpr std::string_view kTimeoutMessage =
-    "Request timed out, decrease the duration of the request or add more label matchers (prefer exact match over "
-    "regex match) to reduce the amount of data processed.";
-
 struct Deadline {
   int64_t at;
   bool Passed() const { return SystemClock::Default()->MonotonicNanos() > at; }
@@ -102,7 +98,7 @@ struct Collected {
 };
 
 Result<QueryResult> RunLogQuery(WorkerPool* pool, Querier* querier, const logql::LogExpr& log, const QueryParams& p,
-                                const Deadline& deadline) {
+                                const Deadline& deadline, MemoryBudget* budget) {
   ASSIGN_OR_RETURN(auto pl, pipeline::Pipeline::Make(log.pipeline));
   SelectRequest req;
   req.matchers = log.matchers;
@@ -121,10 +117,12 @@ Result<QueryResult> RunLogQuery(WorkerPool* pool, Querier* querier, const logql:
     pipelines[i] = pl->ForStream(sources[i]->labels());
     auto& out = collected[i];
     uint64_t seen = 0;
-    bool timed_out = false;
+    bool timed_out = false, over_budget = false;
     errors[i] = sources[i]->ForEach(p.start, p.end, p.forward,
                                     [&](int64_t ts, std::string_view line, const std::vector<Label>& md) {
-                                      if ((++seen & 0x3FFF) == 0 && deadline.Passed()) {
+                                      // By time, not by entry count: one line of an expensive
+                                      // pipeline can cost milliseconds.
+                                      if ((++seen & kDeadlineCheckMask) == 0 && deadline.Passed()) {
                                         timed_out = true;
                                         return false;
                                       }
@@ -133,9 +131,15 @@ Result<QueryResult> RunLogQuery(WorkerPool* pool, Querier* querier, const logql:
                                       std::string_view out_line;
                                       const pipeline::ResultLabels* rl = nullptr;
                                       if (!pipelines[i]->Process(ts, line, md, &out_line, &rl)) return true;
+                                      // Every collected line is held until the merge; stop the
+                                      // query once they are over its memory budget.
+                                      if (!budget->Charge(static_cast<int64_t>(out_line.size()) + kEntryOverheadBytes)) {
+                                        over_budget = true;
+                                        return false;
+                                      }
                                       out.push_back({ts, std::string(out_line), rl});
                                       cutoff.Add(ts);
-                                      return out.size() < p.limit;
+                                      return out.size() < p.limit && !budget->exceeded();
                                     },
                                     [&](int64_t ts) {
                                       if (deadline.Passed()) {
@@ -146,6 +150,7 @@ Result<QueryResult> RunLogQuery(WorkerPool* pool, Querier* querier, const logql:
                                     });
     lines[i] = seen;
     if (errors[i].ok() && timed_out) errors[i] = DeadlineExceeded(std::string(kTimeoutMessage));
+    if (errors[i].ok() && (over_budget || budget->exceeded())) errors[i] = budget->Exceeded();
   });
   QueryResult result;
   result.type = QueryResult::Type::kStreams;
@@ -239,11 +244,20 @@ Result<QueryResult> Engine::Query(Querier* querier, const QueryParams& p) const 
   const int64_t t0 = SystemClock::Default()->MonotonicNanos();
   Deadline deadline{t0 + options_.timeout_ns};
   if (!p.expr) return InvalidArgument("empty query");
+  MemoryBudget budget(options_.max_query_memory_bytes);
   Result<QueryResult> r = [&]() -> Result<QueryResult> {
     if (p.expr->kind == logql::Expr::Kind::kLog) {
-      return RunLogQuery(pool_, querier, static_cast<const logql::LogExpr&>(*p.expr), p, deadline);
+      return RunLogQuery(pool_, querier, static_cast<const logql::LogExpr&>(*p.expr), p, deadline, &budget);
+    }
+    // Every range endpoint reaches here: Loki's cap on points per series (each point of
+    // every series is materialised per step).
+    if (!p.instant && p.step > 0 && (p.end - p.start) / p.step > kMaxPointsPerSeries) {
+      return InvalidArgument(
+          "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution "
+          "(?step=XX)");
     }
     StepEvaluator ev(pool_, querier, p, options_.max_query_series, deadline.at);
+    ev.set_memory_budget(&budget);
     return ev.Run();
   }();
   if (r.ok()) r->stats.exec_ns = SystemClock::Default()->MonotonicNanos() - t0;

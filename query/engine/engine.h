@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "query/base/status.h"
@@ -29,8 +30,20 @@ namespace logq::engine {
 
 struct EngineOptions {
   int max_query_series = 500;       // 400 "maximum of series (N) reached for a single query"
-  int64_t timeout_ns = 60LL * 1'000'000'000;  // 504 after this
+  int64_t timeout_ns = 60LL * 1'000'000'000;  // 504 after this (checked by time while reading)
+  // Bytes of lines, labels and samples one query may hold while it runs; 400 naming
+  // limits_config.max_query_memory_size above. <= 0: no budget.
+  int64_t max_query_memory_bytes = 64LL << 20;
 };
+
+// Loki's answer to a query past its timeout (504, DeadlineExceeded).
+inline constexpr std::string_view kTimeoutMessage =
+    "Request timed out, decrease the duration of the request or add more label matchers (prefer exact match over "
+    "regex match) to reduce the amount of data processed.";
+
+// Loki's maximum resolution: a range query has at most this many steps per series; 400
+// "exceeded maximum resolution of 11,000 points per timeseries" above.
+inline constexpr int64_t kMaxPointsPerSeries = 11000;
 
 struct QueryParams {
   logql::ExprPtr expr;

@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "query/base/clock.h"
+#include "query/base/units.h"
 #include "query/pipeline/pipeline.h"
 
 namespace logq::engine {
@@ -259,8 +260,18 @@ StepEvaluator::StepEvaluator(WorkerPool* pool, Querier* querier, const QueryPara
   }
 }
 
+Status MemoryBudget::Exceeded() const {
+  return InvalidArgument(fmt::format(
+      "the query needs more than {} of memory for its entries and samples (limits_config.max_query_memory_size); "
+      "reduce the time range, the limit or the size of the lines it returns",
+      FormatBytes(limit_)));
+}
+
 Result<StepValue> StepEvaluator::Eval(const logql::Expr& e) {
   using K = logql::Expr::Kind;
+  // Every node costs up to steps x series of CPU: the deadline is checked per node as well
+  // as while reading.
+  if (SystemClock::Default()->MonotonicNanos() > deadline_) return DeadlineExceeded(std::string(kTimeoutMessage));
   switch (e.kind) {
     case K::kRangeAggregation: return EvalRange(static_cast<const logql::RangeAggregationExpr&>(e));
     case K::kVectorAggregation: return EvalVectorAgg(static_cast<const logql::VectorAggregationExpr&>(e));
@@ -332,10 +343,20 @@ Result<StepValue> StepEvaluator::EvalRange(const logql::RangeAggregationExpr& r)
     PerSource& ps = per[i];
     const pipeline::ResultLabels* last_rl = nullptr;
     std::vector<Sample>* last_vec = nullptr;
-    bool timed_out = false;
+    bool timed_out = false, over_budget = false;
+    int64_t uncharged = 0;  // bytes not yet charged to the budget (charged in batches)
+    auto charge = [&](int64_t bytes) {
+      uncharged += bytes;
+      if (budget_ == nullptr || uncharged < (16 << 10)) return true;
+      const bool ok = budget_->Charge(uncharged);
+      uncharged = 0;
+      return ok;
+    };
     ps.status = sources[i]->ForEach(req.from, req.through, true,
                                     [&](int64_t ts, std::string_view line, const std::vector<Label>& md) {
-                                      if ((++ps.lines & 0x3FFF) == 0 &&
+                                      // By time, not by entry count: one line of an expensive
+                                      // pipeline can cost milliseconds.
+                                      if ((++ps.lines & kDeadlineCheckMask) == 0 &&
                                           SystemClock::Default()->MonotonicNanos() > deadline) {
                                         timed_out = true;
                                         return false;
@@ -346,18 +367,32 @@ Result<StepValue> StepEvaluator::EvalRange(const logql::RangeAggregationExpr& r)
                                       if (!se->Process(ts, line, md, &v, &rl)) return true;
                                       if (rl != last_rl) {
                                         auto& slot = ps.series[rl->text];
-                                        if (slot.second.empty()) slot.first = rl->labels;
+                                        if (slot.second.empty()) {
+                                          slot.first = rl->labels;
+                                          if (!charge(static_cast<int64_t>(2 * rl->text.size()) + 128)) {
+                                            over_budget = true;
+                                            return false;
+                                          }
+                                        }
                                         last_rl = rl;
                                         last_vec = &slot.second;
                                       }
                                       last_vec->push_back({ts, v});
+                                      if (!charge(kSampleBytes) || (budget_ != nullptr && budget_->exceeded())) {
+                                        over_budget = true;
+                                        return false;
+                                      }
                                       return true;
+                                    },
+                                    [&](int64_t) {
+                                      if (SystemClock::Default()->MonotonicNanos() > deadline) {
+                                        timed_out = true;
+                                        return true;
+                                      }
+                                      return false;
                                     });
-    if (ps.status.ok() && timed_out) {
-      ps.status = DeadlineExceeded(
-          "Request timed out, decrease the duration of the request or add more label matchers (prefer exact match "
-          "over regex match) to reduce the amount of data processed.");
-    }
+    if (ps.status.ok() && timed_out) ps.status = DeadlineExceeded(std::string(kTimeoutMessage));
+    if (ps.status.ok() && over_budget) ps.status = budget_->Exceeded();
   });
   // Per series key, the time-ordered sample vectors of every source that produced it (more
   // than one when streams reduce to the same labels, e.g. under a pushed-down grouping).

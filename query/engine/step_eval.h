@@ -2,8 +2,10 @@
 // an instant query). Internal to query/engine.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "query/base/status.h"
@@ -13,6 +15,10 @@
 #include "query/logql/ast.h"
 
 namespace logq::engine {
+
+// Readers check the deadline (a steady clock) every kDeadlineCheckMask + 1 entries, so that a
+// query stops within a few lines of its timeout even when each line is expensive.
+inline constexpr uint64_t kDeadlineCheckMask = 0xF;
 
 // A value per step for a set of series; `has[k]` says whether step k has a sample.
 struct StepSeries {
@@ -28,9 +34,36 @@ struct StepValue {
   std::vector<StepSeries> series;
 };
 
+// The bytes of entries and samples one query holds while it runs (lines, labels, samples),
+// shared by its worker threads. limit <= 0 means no budget.
+class MemoryBudget {
+ public:
+  explicit MemoryBudget(int64_t limit) : limit_(limit) {}
+  // Adds `bytes`; false once the total is over the limit (the query must then fail with
+  // Exceeded()).
+  bool Charge(int64_t bytes) {
+    if (limit_ <= 0) return true;
+    return used_.fetch_add(bytes, std::memory_order_relaxed) + bytes <= limit_;
+  }
+  bool exceeded() const { return limit_ > 0 && used_.load(std::memory_order_relaxed) > limit_; }
+  // 400 naming the limit and its config key.
+  Status Exceeded() const;
+
+ private:
+  const int64_t limit_;
+  std::atomic<int64_t> used_{0};
+};
+
+// Approximate bytes one collected log entry costs besides its line (entry, bookkeeping).
+inline constexpr int64_t kEntryOverheadBytes = 64;
+// Bytes one extracted sample costs while a range aggregation runs.
+inline constexpr int64_t kSampleBytes = 16;
+
 class StepEvaluator {
  public:
   StepEvaluator(WorkerPool* pool, Querier* querier, const QueryParams& p, int max_series, int64_t deadline_mono);
+  // Optional: samples and series are charged to `budget` (not owned; outlives Run).
+  void set_memory_budget(MemoryBudget* budget) { budget_ = budget; }
   Result<QueryResult> Run();
 
  private:
@@ -47,6 +80,7 @@ class StepEvaluator {
   QueryParams p_;
   int max_series_;
   int64_t deadline_;
+  MemoryBudget* budget_ = nullptr;
   int64_t start_;
   int64_t step_;
   size_t steps_;

@@ -82,9 +82,14 @@ class Parser {
     want.type = t;
     return Unexpected(TokenName(want));
   }
+  // Counts one level of expression depth: a precedence level, each operator of a chain
+  // (`a + b + c` nests as `(a + b) + c`), parentheses, aggregations, label filter and/or.
+  // The count bounds the height of every AST the parser returns, hence the recursion of
+  // every walk over it (printer, evaluator, pipeline builder, destructors).
   Status Enter() {
     if (++depth_ > o_.max_depth) {
-      return Err(Peek(), fmt::format("expression nesting too deep (limit {})", o_.max_depth));
+      return Err(Peek(), fmt::format("expression too deep: more than {} nested operators, parentheses or "
+                                     "aggregations (limit {})", o_.max_depth, o_.max_depth));
     }
     return Status::OK();
   }
@@ -123,9 +128,14 @@ class Parser {
   Result<ExprPtr> ParseBinary(int min_prec) {
     RETURN_IF_ERROR(Enter());
     ASSIGN_OR_RETURN(ExprPtr lhs, ParseUnary());
+    int chained = 0;  // operators wrapped around lhs: each is one level of the tree
     while (true) {
       auto info = PeekBinOp();
       if (!info || info->prec < min_prec) break;
+      if (!info->right) {  // a right-associative rhs nests through the recursion below
+        RETURN_IF_ERROR(Enter());
+        ++chained;
+      }
       const Token op_tok = Next();
       auto bin = std::make_shared<BinaryExpr>();
       bin->op = info->op;
@@ -150,6 +160,7 @@ class Parser {
       bin->rhs = std::move(rhs);
       lhs = std::move(bin);
     }
+    depth_ -= chained;
     Leave();
     return lhs;
   }
@@ -220,9 +231,7 @@ class Parser {
       }
       case Tok::kLParen: {
         Next();
-        RETURN_IF_ERROR(Enter());
-        ASSIGN_OR_RETURN(ExprPtr inner, ParseBinary(0));
-        Leave();
+        ASSIGN_OR_RETURN(ExprPtr inner, ParseBinary(0));  // one level, counted there
         RETURN_IF_ERROR(Expect(Tok::kRParen));
         return inner;
       }
@@ -684,7 +693,10 @@ class Parser {
   Result<std::shared_ptr<const LabelFilterExpr>> ParseLabelFilterOr() {
     RETURN_IF_ERROR(Enter());
     ASSIGN_OR_RETURN(auto lhs, ParseLabelFilterAnd());
+    int chained = 0;
     while (PeekIdent("or")) {
+      RETURN_IF_ERROR(Enter());
+      ++chained;
       Next();
       ASSIGN_OR_RETURN(auto rhs, ParseLabelFilterAnd());
       auto n = std::make_shared<LabelFilterExpr>();
@@ -693,6 +705,7 @@ class Parser {
       n->right = std::move(rhs);
       lhs = std::move(n);
     }
+    depth_ -= chained;
     Leave();
     return lhs;
   }
@@ -706,6 +719,7 @@ class Parser {
 
   Result<std::shared_ptr<const LabelFilterExpr>> ParseLabelFilterAnd() {
     ASSIGN_OR_RETURN(auto lhs, ParseLabelFilterPrimary());
+    int chained = 0;
     while (true) {
       if (PeekIdent("and")) {
         Next();
@@ -714,6 +728,8 @@ class Parser {
       } else if (!StartsLabelFilter(0) || Peek().type == Tok::kLParen) {
         break;
       }
+      RETURN_IF_ERROR(Enter());
+      ++chained;
       ASSIGN_OR_RETURN(auto rhs, ParseLabelFilterPrimary());
       auto n = std::make_shared<LabelFilterExpr>();
       n->kind = LabelFilterExpr::Kind::kAnd;
@@ -721,6 +737,7 @@ class Parser {
       n->right = std::move(rhs);
       lhs = std::move(n);
     }
+    depth_ -= chained;
     return lhs;
   }
 

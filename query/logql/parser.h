@@ -13,7 +13,10 @@ namespace logq::logql {
 
 struct ParseOptions {
   size_t max_query_bytes = 131072;  // Loki HEAD's cap; 400 "input size too long" above
-  int max_depth = 256;              // nesting cap (parentheses, aggregations)
+  // Expression depth cap: every precedence level, chained operator (binary, label filter
+  // and/or), parenthesis and aggregation counts one. Bounds the AST's height so that every
+  // recursive walk over it stays within a thread's stack; 400 "expression too deep" above.
+  int max_depth = 256;
   // Reject selectors whose matchers all accept the empty string (`{a=~".*"}`), as Loki does
   // for queries. Promtail's match stage parses its selector without this check (false).
   bool require_non_empty_matcher = true;

@@ -60,6 +60,7 @@ std::string_view ErrorText(Error e) {
     case Error::kUnknownValueType: return "Unknown value type";
     case Error::kMalformedStringEscape: return "Encountered an invalid escape sequence in a string";
     case Error::kStop: return "";
+    case Error::kTooDeep: return "Value is nested too deeply";
   }
   return "";
 }

@@ -26,6 +26,7 @@ enum class Error {
   kUnknownValueType,       // "Unknown value type"
   kMalformedStringEscape,  // "Encountered an invalid escape sequence in a string"
   kStop,                   // not an error: a callback asked to stop
+  kTooDeep,                // logq's nesting cap (callers say which limit)
 };
 
 std::string_view ErrorText(Error e);

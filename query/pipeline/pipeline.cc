@@ -1,6 +1,7 @@
 #include "query/pipeline/pipeline.h"
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 
 #include "query/pipeline/go_compat.h"
@@ -168,6 +169,23 @@ class SampleExtractorImpl final : public SampleExtractor,
 };
 
 }  // namespace
+
+namespace {
+std::atomic<int> g_max_json_depth{PipelineLimits{}.max_json_depth};
+std::atomic<size_t> g_max_template_output_bytes{PipelineLimits{}.max_template_output_bytes};
+}  // namespace
+
+void SetPipelineLimits(const PipelineLimits& limits) {
+  g_max_json_depth.store(limits.max_json_depth, std::memory_order_relaxed);
+  g_max_template_output_bytes.store(limits.max_template_output_bytes, std::memory_order_relaxed);
+}
+
+PipelineLimits GetPipelineLimits() {
+  PipelineLimits l;
+  l.max_json_depth = g_max_json_depth.load(std::memory_order_relaxed);
+  l.max_template_output_bytes = g_max_template_output_bytes.load(std::memory_order_relaxed);
+  return l;
+}
 
 Result<std::shared_ptr<const Pipeline>> Pipeline::Make(const std::vector<logql::Stage>& stages) {
   std::vector<std::string> literals;

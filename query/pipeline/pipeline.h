@@ -47,6 +47,21 @@ struct ResultLabels {
   Labels parsed;
 };
 
+// Resource limits of every pipeline in the process (logq-store sets them from
+// `limits_config` at startup, before serving). Read when a stage is built: a Pipeline or
+// SampleExtractor keeps the values it was built with.
+struct PipelineLimits {
+  // `| json` (and detected fields): objects nested deeper than this are not descended; the
+  // line gets __error__=JSONParserErr. Bounds recursion and the rescans of nested objects
+  // (work per line <= depth x line length).
+  int max_json_depth = 128;
+  // line_format / label_format: one execution producing more than this many bytes fails
+  // with __error__=TemplateFormatErr and the line/label stays unchanged.
+  size_t max_template_output_bytes = 1 << 20;
+};
+void SetPipelineLimits(const PipelineLimits& limits);
+PipelineLimits GetPipelineLimits();
+
 class StreamPipeline {
  public:
   virtual ~StreamPipeline() = default;

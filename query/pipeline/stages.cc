@@ -13,6 +13,7 @@
 #include "query/pipeline/line_filter.h"
 #include "query/pipeline/logfmt_decoder.h"
 #include "query/pipeline/pattern.h"
+#include "query/pipeline/pipeline.h"
 #include "query/pipeline/template.h"
 #include "query/pipeline/text_util.h"
 
@@ -232,8 +233,15 @@ class LabelFilterStagePlan final : public Stage {
 
 // ---- json -------------------------------------------------------------------------------------
 
+// The __error_details__ of a line whose objects nest deeper than `max_depth`.
+std::string JsonTooDeepDetails(int max_depth) {
+  return "Value is nested too deeply: more than " + std::to_string(max_depth) +
+         " levels of objects (limits_config.max_json_depth)";
+}
+
 class JsonParserPlan final : public Stage, public EarlyCheckable {
  public:
+  JsonParserPlan() : max_depth_(GetPipelineLimits().max_json_depth) {}
   void SetEarlyChecks(EarlyChecks checks) override { checks_ = std::move(checks); }
   std::unique_ptr<StreamStage> ForStream(const LabelsBuilder&) const override { return std::make_unique<Run>(this); }
 
@@ -255,9 +263,13 @@ class JsonParserPlan final : public Stage, public EarlyCheckable {
       parent_ = -1;
       chain_ok_ = true;
       rejected_ = false;
+      depth_ = 1;
       const json::Error e = json::ForEachMember(*line, Cb{this}, &key_scratch_);
       if (rejected_) return false;
-      if (e != json::Error::kNone && e != json::Error::kStop) {
+      if (e == json::Error::kTooDeep) {
+        lbs->SetErr(kJsonParserErr);
+        lbs->SetErrDetails(JsonTooDeepDetails(p->max_depth_));
+      } else if (e != json::Error::kNone && e != json::Error::kStop) {
         lbs->SetErr(kJsonParserErr);
         lbs->SetErrDetails(json::ErrorText(e));
       }
@@ -286,6 +298,9 @@ class JsonParserPlan final : public Stage, public EarlyCheckable {
           return SetValue(*e, value, type);
         }
         case json::Type::kObject: {
+          // Bounds the recursion below and the rescans of nested objects (each level
+          // rescans its value once: work <= max_depth x line length).
+          if (depth_ >= p->max_depth_) return json::Error::kTooDeep;
           const size_t len = prefix_.size();
           if (!prefix_.empty()) prefix_ += '_';
           AppendSanitized(key, &prefix_);
@@ -293,7 +308,9 @@ class JsonParserPlan final : public Stage, public EarlyCheckable {
           const bool saved_chain = chain_ok_;
           parent_ = k;
           chain_ok_ = hit;
+          ++depth_;
           const json::Error e = json::ForEachMember(value, Cb{this}, &key_scratch_);
+          --depth_;
           parent_ = saved_parent;
           chain_ok_ = saved_chain;
           prefix_.resize(len);
@@ -344,10 +361,12 @@ class JsonParserPlan final : public Stage, public EarlyCheckable {
     SeenNames seen_;
     std::vector<PredictedKey> pred_;
     int ordinal_ = 0, parent_ = -1;
+    int depth_ = 1;  // nesting level of the object being walked; the line's object is 1
     bool chain_ok_ = true, rejected_ = false;
     std::string prefix_, path_, value_, key_scratch_;
   };
   EarlyChecks checks_;
+  const int max_depth_;
 };
 
 class JsonExprParserPlan final : public Stage {
@@ -751,12 +770,15 @@ void TemplateMap(const LabelsBuilder& lbs, LabelMap* out) {
 class LineFormatPlan final : public Stage {
  public:
   LineFormatPlan(std::unique_ptr<Template> t, std::string simple_field)
-      : tmpl_(std::move(t)), simple_field_(std::move(simple_field)) {}
+      : tmpl_(std::move(t)),
+        simple_field_(std::move(simple_field)),
+        max_output_(GetPipelineLimits().max_template_output_bytes) {}
   std::unique_ptr<StreamStage> ForStream(const LabelsBuilder&) const override { return std::make_unique<Run>(this); }
 
  private:
   struct Run final : StreamStage {
     explicit Run(const LineFormatPlan* p) : p(p) {
+      ctx.max_output_bytes = p->max_output_;
       ctx.label = [this](std::string_view name) { return TemplateLabel(*lbs, name); };
       ctx.for_each_label = [this](const std::function<void(std::string_view, std::string_view)>& visit) {
         TemplateMap(*lbs, &map);
@@ -794,6 +816,7 @@ class LineFormatPlan final : public Stage {
   };
   std::unique_ptr<Template> tmpl_;
   std::string simple_field_;
+  size_t max_output_;
 };
 
 class LabelFormatPlan final : public Stage {
@@ -804,12 +827,14 @@ class LabelFormatPlan final : public Stage {
     std::string src;                  // rename
     std::unique_ptr<Template> tmpl;   // template
   };
-  explicit LabelFormatPlan(std::vector<Item> items) : items_(std::move(items)) {}
+  explicit LabelFormatPlan(std::vector<Item> items)
+      : items_(std::move(items)), max_output_(GetPipelineLimits().max_template_output_bytes) {}
   std::unique_ptr<StreamStage> ForStream(const LabelsBuilder&) const override { return std::make_unique<Run>(this); }
 
  private:
   struct Run final : StreamStage {
     explicit Run(const LabelFormatPlan* p) : p(p) {
+      ctx.max_output_bytes = p->max_output_;
       ctx.label = [this](std::string_view name) -> const std::string* {
         // Later entries win, as in the Go map the labels are copied into.
         for (size_t i = snap_n; i-- > 0;) {
@@ -867,6 +892,7 @@ class LabelFormatPlan final : public Stage {
     std::string value;
   };
   std::vector<Item> items_;
+  size_t max_output_;
 };
 
 // ---- drop / keep / decolorize -----------------------------------------------------------------
@@ -989,6 +1015,12 @@ Result<std::unique_ptr<Stage>> BuildParser(const logql::ParserStage& ps) {
         std::string err;
         if (!json::ParsePath(e.expression, &path, &err)) {
           return InvalidArgument("cannot parse expression [" + e.expression + "]: " + err);
+        }
+        // The lookup descends one level per path element (recursively).
+        const int max_depth = GetPipelineLimits().max_json_depth;
+        if (path.size() > static_cast<size_t>(max_depth)) {
+          return InvalidArgument("cannot parse expression [" + e.expression + "]: more than " +
+                                 std::to_string(max_depth) + " path elements (limits_config.max_json_depth)");
         }
         if (!IsValidLabelName(e.label)) return InvalidArgument("invalid extracted label name '" + e.label + "'");
         ids.push_back(e.label);

@@ -26,7 +26,7 @@ using tmpl::NodeType;
 using tmpl::Param;
 using tmpl::Value;
 
-constexpr size_t kMaxOutput = 1 << 20;         // bytes one execution may produce
+constexpr size_t kMaxOutput = 1 << 20;         // bytes one function result may have
 constexpr int kMaxExecDepth = 300;             // nested blocks, parentheses, template calls
 constexpr int64_t kMaxRangeIterations = 1 << 20;  // per execution
 
@@ -224,8 +224,9 @@ class Exec {
   }
 
   bool CheckOutput() {
-    if (out_->size() > kMaxOutput) {
-      return Errorf("template output exceeds " + std::to_string(kMaxOutput) + " bytes");
+    if (out_->size() > ctx_.max_output_bytes) {
+      return Errorf("template output exceeds " + std::to_string(ctx_.max_output_bytes) +
+                    " bytes (limits_config.max_template_output_size)");
     }
     return true;
   }
@@ -791,7 +792,7 @@ class TemplateImpl final : public Template {
           if (v != nullptr) out->append(*v);
         }
       }
-      if (out->size() <= kMaxOutput) return Status::OK();
+      if (out->size() <= ctx.max_output_bytes) return Status::OK();
       out->clear();  // let the general path produce the error with its context
     }
     Exec exec(set_, ctx, out);

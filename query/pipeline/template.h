@@ -36,6 +36,8 @@ struct TemplateContext {
   std::function<const std::string*(std::string_view name)> label;
   std::string_view line;  // __line__
   int64_t timestamp_ns = 0;  // __timestamp__
+  // Execute fails ("template output exceeds N bytes") once the output grows past this.
+  size_t max_output_bytes = 1 << 20;
   // Optional: what `now` reads; nullptr means SystemClock::Default().
   const Clock* clock = nullptr;
   // Optional: calls `visit` for every label, sorted by name. Only needed when a template

@@ -41,6 +41,10 @@ struct Limits {
   int max_query_series = 500;                 // default 500
   int64_t query_timeout = 60LL * 1'000'000'000;  // ns; default 1m
   int max_concurrent_tail_requests = 10;      // default 10
+  // logq's own query limits (no Loki equivalent; see docs/operations.md "Limits").
+  int64_t max_query_memory_size = 64LL << 20;  // bytes of lines/samples one query holds; 64MiB
+  int max_json_depth = 128;                    // `| json` object nesting; deeper → JSONParserErr
+  int64_t max_template_output_size = 1 << 20;  // line_format/label_format output; 1MiB
 
   // Retention and deletion (applied by store/retention's compactor) -----------------------
   int64_t retention_period = 0;               // ns; 0 = keep forever. Default 0s (Loki >= 2.8)

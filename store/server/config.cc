@@ -100,6 +100,10 @@ void ParseLimits(Section& s, ingest::Limits* l) {
   s.Field("max_query_series", Int(&l->max_query_series, 1, 100'000'000));
   s.Field("query_timeout", Duration(&l->query_timeout));
   s.Field("max_concurrent_tail_requests", Int(&l->max_concurrent_tail_requests, 0, 100'000));
+  s.Field("max_query_memory_size", Bytes(&l->max_query_memory_size));
+  // Bounded above: each level is a stack frame of the json parser.
+  s.Field("max_json_depth", Int(&l->max_json_depth, 1, 1000));
+  s.Field("max_template_output_size", Bytes(&l->max_template_output_size));
   s.Field("retention_period", Duration(&l->retention_period));
   s.Field("retention_stream", StreamRetentionList(&l->retention_stream));
   s.Field("deletion_mode", [l](const YAML::Node& n) -> Status {
@@ -359,6 +363,9 @@ std::string StoreConfigToYaml(const StoreConfig& c) {
   o += fmt::format("  max_query_series: {}\n", l.max_query_series);
   o += fmt::format("  query_timeout: {}\n", FormatDuration(l.query_timeout));
   o += fmt::format("  max_concurrent_tail_requests: {}\n", l.max_concurrent_tail_requests);
+  o += fmt::format("  max_query_memory_size: {}\n", FormatBytes(l.max_query_memory_size));
+  o += fmt::format("  max_json_depth: {}\n", l.max_json_depth);
+  o += fmt::format("  max_template_output_size: {}\n", FormatBytes(l.max_template_output_size));
   o += fmt::format("  retention_period: {}\n", FormatDuration(l.retention_period));
   if (l.retention_stream->empty()) {
     o += "  retention_stream: []\n";

@@ -160,7 +160,13 @@ Status StoreServer::Start() {
   engine::EngineOptions eo;
   eo.max_query_series = config_.limits_config.max_query_series;
   eo.timeout_ns = config_.limits_config.query_timeout;
+  eo.max_query_memory_bytes = config_.limits_config.max_query_memory_size;
   engine_ = std::make_unique<engine::Engine>(query_pool_.get(), eo);
+  // Process-wide: every pipeline built from now on (queries, tails, deletes, detected fields).
+  pipeline::PipelineLimits pl;
+  pl.max_json_depth = config_.limits_config.max_json_depth;
+  pl.max_template_output_bytes = static_cast<size_t>(config_.limits_config.max_template_output_size);
+  pipeline::SetPipelineLimits(pl);
   tail::TailOptions to;
   to.max_duration_ns = config_.querier.tail_max_duration;
   tails_ = tail::TailRegistry::Create(
@@ -802,21 +808,20 @@ HttpResponse StoreServer::HandleVolume(HttpRequest& req, bool range) {
   auto result = engine_->Query(&tq, qp);
   if (!result.ok()) return Error(result.status());
   if (aggregate_by == "labels") {
-    std::map<std::string, engine::Series> per_name;
+    // Per label name, the sum of its series' values per timestamp (a map: up to 11,000 points).
+    std::map<std::string, std::map<int64_t, double>> per_name;
     for (const auto& s : result->series) {
       for (const Label& l : s.labels) {
         auto& agg = per_name[l.name];
-        if (agg.labels.empty()) agg.labels.Add(l.name, "");
-        for (const auto& p : s.points) {
-          auto it = std::find_if(agg.points.begin(), agg.points.end(), [&](const engine::Point& x) { return x.t_ms == p.t_ms; });
-          if (it == agg.points.end()) agg.points.push_back(p);
-          else it->v += p.v;
-        }
+        for (const auto& p : s.points) agg[p.t_ms] += p.v;
       }
     }
     result->series.clear();
-    for (auto& [_, s] : per_name) {
-      std::sort(s.points.begin(), s.points.end(), [](const auto& a, const auto& b) { return a.t_ms < b.t_ms; });
+    for (auto& [name, points] : per_name) {
+      engine::Series s;
+      s.labels.Add(name, "");
+      s.points.reserve(points.size());
+      for (const auto& [t, v] : points) s.points.push_back({t, v});
       result->series.push_back(std::move(s));
     }
   }
@@ -890,12 +895,15 @@ HttpResponse StoreServer::HandleDetectedFields(HttpRequest& req, const std::stri
     if (ParseBytes(v).ok() && !v.empty() && !std::isdigit(static_cast<unsigned char>(v.back()))) return "bytes";
     return "string";
   };
+  // Parsing the returned lines costs CPU as well: same timeout as the query, by time.
+  const int64_t deadline = clock_->MonotonicNanos() + config_.limits_config.query_timeout;
   for (const auto& s : result->streams) {
     // Parse against the indexed labels only: fields the query itself parsed arrive in
     // e.parsed and would otherwise clash into `_extracted` names.
     auto jsp = (*json_pl)->ForStream(s.stream);
     auto lfp = (*logfmt_pl)->ForStream(s.stream);
     for (const auto& e : s.entries) {
+      if (clock_->MonotonicNanos() > deadline) return Error(DeadlineExceeded(std::string(engine::kTimeoutMessage)));
       const bool is_json = !e.line.empty() && e.line.find_first_not_of(" \t") != std::string::npos &&
                            e.line[e.line.find_first_not_of(" \t")] == '{';
       std::string_view out;

@@ -124,7 +124,49 @@ TEST(ParserTest, CapsNestingDepth) {
   for (int i = 0; i < 10000; ++i) q += ")";
   auto e = ParseExpr(q);
   ASSERT_FALSE(e.ok());
-  EXPECT_NE(e.status().message().find("nesting too deep"), std::string::npos);
+  EXPECT_NE(e.status().message().find("expression too deep"), std::string::npos);
+}
+
+// The message names the limit that tripped: 256 levels are 256 parentheses (one level each,
+// not two), and 255 parentheses still parse.
+TEST(ParserTest, DepthLimitCountsEachParenthesisOnce) {
+  auto nested = [](int n) { return std::string(static_cast<size_t>(n), '(') + "1" + std::string(static_cast<size_t>(n), ')'); };
+  EXPECT_TRUE(ParseExpr(nested(255)).ok());
+  auto e = ParseExpr(nested(256));
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(e.status().message().find("(limit 256)"), std::string::npos) << e.status().message();
+  EXPECT_NE(e.status().message().find("parse error"), std::string::npos) << e.status().message();
+}
+
+// Long operator chains nest as deeply as parentheses: `1+1+...+1` is a left-deep tree whose
+// height is the number of operators; the old parser accepted any length (10,000 operands
+// crashed the evaluator).
+TEST(ParserTest, DepthLimitCountsChainedOperators) {
+  auto chain = [](std::string_view operand, std::string_view op, int n) {
+    std::string q(operand);
+    for (int i = 1; i < n; ++i) {
+      q += op;
+      q += operand;
+    }
+    return q;
+  };
+  for (auto [operand, op] : {std::pair<std::string_view, std::string_view>{"1", "+"}, {"vector(1)", "+"},
+                             {"vector(1)", " or "}, {"vector(1)", " and "}, {"1", "^"}, {"1", "*"}}) {
+    auto e = ParseExpr(chain(operand, op, 5000));
+    ASSERT_FALSE(e.ok()) << op;
+    EXPECT_NE(e.status().message().find("expression too deep"), std::string::npos) << e.status().message();
+    EXPECT_TRUE(ParseExpr(chain(operand, op, 200)).ok()) << op;
+  }
+  // Label filter chains (`| a="1" or a="2" or ...`) too.
+  std::string lf = R"({a="b"} | x="0")";
+  for (int i = 1; i < 10000; ++i) lf += " or x=\"" + std::to_string(i) + "\"";
+  auto e = ParseExpr(lf);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("expression too deep"), std::string::npos) << e.status().message();
+  std::string and_chain = R"({a="b"} | x="0")";
+  for (int i = 1; i < 10000; ++i) and_chain += ", x!=\"" + std::to_string(i) + "\"";
+  EXPECT_FALSE(ParseExpr(and_chain).ok());
 }
 
 TEST(ParserTest, ParsesGrafanaHealthCheckAndVolumeQueries) {

@@ -567,7 +567,7 @@ const Case kExecErrorCases[] = {
     {"RepeatTooLarge", "{{ repeat 100000000 \"x\" }}",
      "template: line:1:3: executing \"line\" at <repeat 100000000 \"x\">: error calling repeat: result exceeds 1048576 bytes"},
     {"OutputTooLarge", "{{ range 2000 }}{{ repeat 1000 \"x\" }}{{ end }}",
-     "template: line:1:19: executing \"line\" at <{{repeat 1000 \"x\"}}>: template output exceeds 1048576 bytes"},
+     "template: line:1:19: executing \"line\" at <{{repeat 1000 \"x\"}}>: template output exceeds 1048576 bytes (limits_config.max_template_output_size)"},
     {"RecursiveTemplate", "{{ define \"r\" }}{{ template \"r\" . }}{{ end }}{{ template \"r\" . }}",
      "template: line:1:28: executing \"r\" at <{{template \"r\" .}}>: exceeded maximum template depth (300)"},
 };

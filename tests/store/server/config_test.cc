@@ -92,6 +92,32 @@ TEST(ConfigTest, PrintedConfigParsesBackToTheSameValues) {
   EXPECT_EQ(StoreConfigToYaml(*back), StoreConfigToYaml(c));
 }
 
+TEST(ConfigTest, QueryResourceLimits) {
+  auto d = ParseStoreConfig("", "t.yaml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->limits_config.max_query_memory_size, 64LL << 20);
+  EXPECT_EQ(d->limits_config.max_json_depth, 128);
+  EXPECT_EQ(d->limits_config.max_template_output_size, 1 << 20);
+  auto c = ParseStoreConfig(R"(
+limits_config:
+  max_query_memory_size: 10MiB
+  max_json_depth: 20
+  max_template_output_size: 4KiB
+)", "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->limits_config.max_query_memory_size, 10LL << 20);
+  EXPECT_EQ(c->limits_config.max_json_depth, 20);
+  EXPECT_EQ(c->limits_config.max_template_output_size, 4096);
+  auto printed = ParseStoreConfig(StoreConfigToYaml(*c), "printed.yaml");
+  ASSERT_TRUE(printed.ok()) << printed.status().ToString();
+  EXPECT_EQ(printed->limits_config.max_json_depth, 20);
+  EXPECT_EQ(printed->limits_config.max_query_memory_size, 10LL << 20);
+  // The JSON depth is a stack bound: out of range is refused, naming the key.
+  auto bad = ParseStoreConfig("limits_config:\n  max_json_depth: 100000\n", "t.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("max_json_depth"), std::string::npos) << bad.status().message();
+}
+
 TEST(TenantTest, ValidatesLikeDskit) {
   EXPECT_TRUE(ValidateTenantId("team-a_1.prod").ok());
   EXPECT_TRUE(ValidateTenantId(std::string(150, 'a')).ok());
