@@ -1003,6 +1003,8 @@ class DecolorizePlan final : public Stage {
 
 // ---- building ---------------------------------------------------------------------------------
 
+constexpr int kMaxRegexpParserGroups = 128;
+
 Result<std::unique_ptr<Stage>> BuildParser(const logql::ParserStage& ps) {
   using K = logql::ParserKind;
   switch (ps.kind) {
@@ -1051,6 +1053,13 @@ Result<std::unique_ptr<Stage>> BuildParser(const logql::ParserStage& ps) {
       // Loki validates the regexp parser while parsing the query: every error is
       // `invalid regexp parser: <log.NewRegexpParser's error>`.
       if (!re->ok()) return InvalidArgument("invalid regexp parser: " + GoRegexpError(ps.argument));
+      // Submatch extraction costs about line length x groups^2 (one 2 KB line took minutes
+      // with 3,000 groups, ~20 ms with 128), and one line cannot be interrupted by the
+      // query timeout: the group count is capped (logq only; Loki has no cap).
+      if (re->NumberOfCapturingGroups() > kMaxRegexpParserGroups) {
+        return InvalidArgument("invalid regexp parser: more than " + std::to_string(kMaxRegexpParserGroups) +
+                               " capture groups (" + std::to_string(re->NumberOfCapturingGroups()) + ")");
+      }
       std::vector<std::pair<int, std::string>> groups;
       for (const auto& [idx, name] : re->CapturingGroupNames()) {
         if (!IsValidLabelName(name)) {

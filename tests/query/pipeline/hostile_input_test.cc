@@ -109,5 +109,20 @@ TEST(HostileInputTest, TemplateOutputIsCappedByTheConfiguredLimit) {
   EXPECT_NE(o.labels.find(R"(__error__="TemplateFormatErr")"), std::string::npos) << o.labels.substr(0, 200);
 }
 
+// Submatch extraction grows with the square of the groups and cannot be interrupted within a
+// line (3,000 groups: minutes for one 2 KB line): the regexp parser takes at most 128.
+TEST(HostileInputTest, RegexpParserCapsCaptureGroups) {
+  auto groups = [](int n) {
+    std::string re;
+    for (int i = 0; i < n; ++i) re += "(?P<g" + std::to_string(i) + ">a?)";
+    return "| regexp \"" + re + "\"";
+  };
+  EXPECT_TRUE(MakePipeline(groups(128)).ok());
+  auto p = MakePipeline(groups(3000));
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("invalid regexp parser: more than 128 capture groups (3000)"), std::string::npos)
+      << p.status().message();
+}
+
 }  // namespace
 }  // namespace logq::pipeline
