@@ -189,7 +189,6 @@ Status CheckpointWriter::Add(uint8_t type, std::string_view payload) {
 Status CheckpointWriter::Flush() {
   if (buf_.empty()) return Status::OK();
   Status st = file_->Append(buf_);
-  offset_ += buf_.size();
   buf_.clear();
   return st;
 }
@@ -463,6 +462,8 @@ void Wal::WriteBatchLocked(Writer* const* batch, size_t n) {
     cur_offset_ = offset;
     i = j;
   }
+  // Do not keep a huge buffer around after one huge record.
+  if (buf_.capacity() > 2 * options_.max_batch_bytes) std::string().swap(buf_);
 }
 
 Result<uint64_t> Wal::Roll() {

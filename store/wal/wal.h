@@ -105,7 +105,6 @@ class CheckpointWriter {
   WritableFile* file_;
   std::string buf_;
   uint64_t records_ = 0;
-  uint64_t offset_ = kSegmentHeaderBytes;
 };
 
 class Wal {
