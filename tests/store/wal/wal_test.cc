@@ -660,10 +660,45 @@ TEST(WalTest, CheckpointCrashPointsLeaveThePreviousCheckpoint) {
   expect_old();
   // The process died after writing the temp file: Open removes it, the old checkpoint stands.
   WriteFile(tmp.path() + "/" + Wal::CheckpointName(3) + ".tmp", "partial garbage");
+  {
+    std::optional<uint64_t> covered;
+    EXPECT_EQ(ReadCheckpointPayloads(wal.get(), &covered).size(), 3u);  // temp file ignored
+    EXPECT_EQ(covered, 2u);
+  }
   wal.reset();
   wal = OpenWal(tmp.path(), o);
   EXPECT_EQ(wal->recovery().temp_files_removed, 1u);
   expect_old();
+}
+
+// The process died while deleting covered segments: the ones left are ignored by a replay
+// from the checkpoint and removed by the next round.
+TEST(WalTest, SegmentsLeftByAnInterruptedDeletionAreIgnoredAndRemovedLater) {
+  logq::testing::TempDir tmp;
+  {
+    auto wal = OpenWal(tmp.path());
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(wal->Append(1, "old" + std::to_string(i)).ok());
+      ASSERT_TRUE(wal->Roll().ok());
+    }
+    ASSERT_EQ(wal->CurrentSegment(), 4u);
+    ASSERT_TRUE(wal->Append(1, "new").ok());
+    ASSERT_TRUE(wal->WriteCheckpoint(4, [](CheckpointWriter*) { return Status::OK(); }).ok());
+  }
+  fs::remove(tmp.path() + "/" + Wal::SegmentName(1));  // only the first removal happened
+  auto wal = OpenWal(tmp.path());
+  std::optional<uint64_t> covered;
+  ReadCheckpointPayloads(wal.get(), &covered);
+  ASSERT_EQ(covered, 4u);
+  ReplayStats stats;
+  auto got = ReplayAll(wal.get(), *covered, &stats);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload, "new");
+  EXPECT_EQ(stats.missing_segments, 0u);
+  ASSERT_TRUE(wal->DeleteSegmentsBefore(*covered).ok());
+  EXPECT_FALSE(fs::exists(tmp.path() + "/" + Wal::SegmentName(2)));
+  EXPECT_FALSE(fs::exists(tmp.path() + "/" + Wal::SegmentName(3)));
+  EXPECT_EQ(wal->Segments().front(), 4u);
 }
 
 TEST(WalTest, CorruptCheckpointIsDataLoss) {
