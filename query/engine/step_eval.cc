@@ -855,15 +855,14 @@ Result<QueryResult> StepEvaluator::Run() {
     }
     if (!out.points.empty()) r.series.push_back(std::move(out));
   }
-  // Ordering: by labels, except instant results of a query holding sort/sort_desc anywhere
-  // (Loki's Sortable: the evaluator's order is kept, so `sort(x) + 1` stays sorted) and of a
-  // top-level topk/bottomk (by value).
+  // Ordering: by labels, as Loki's JoinSampleVector (topk/bottomk included), except instant
+  // results of a query holding sort/sort_desc anywhere (Loki's Sortable: the evaluator's
+  // order is kept, so `sort(x) + 1` stays sorted) and of a top-level approx_topk (by value).
   const logql::Expr* top = p_.expr.get();
   bool by_value = false, desc = false;
   if (p_.instant && top->kind == logql::Expr::Kind::kVectorAggregation) {
-    auto op = static_cast<const logql::VectorAggregationExpr*>(top)->op;
-    by_value = op == logql::VectorOp::kTopK || op == logql::VectorOp::kBottomK || op == logql::VectorOp::kApproxTopK;
-    desc = op != logql::VectorOp::kBottomK;
+    by_value = static_cast<const logql::VectorAggregationExpr*>(top)->op == logql::VectorOp::kApproxTopK;
+    desc = true;
   }
   if (p_.instant && ContainsSort(*top)) {
     // keep the evaluator's order
