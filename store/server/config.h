@@ -81,6 +81,17 @@ struct StoreConfig {
     int64_t tail_max_buffered_bytes = 1LL << 20;
   } querier;
 
+  // Step alignment of metric query_range requests (log queries and instant queries are
+  // never aligned). Reference: docs/api.md "Step alignment".
+  struct QueryRange {
+    // Round start down and end up to a multiple of step (Loki's query frontend does this
+    // when it splits a metric query by interval, i.e. by default). Default true.
+    bool align_metric_queries_to_step = true;
+    // Loki's key: also round end down first (Loki's step-align middleware; the Helm chart
+    // sets it). Applied before the alignment above, as in Loki. Default false.
+    bool align_queries_with_step = false;
+  } query_range;
+
   ingest::Limits limits_config;
 
   // The directory RocksDB lives in, after defaults.
