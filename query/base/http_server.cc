@@ -6,9 +6,12 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cstdio>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <strings.h>
 #include <thread>
@@ -22,8 +25,45 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
-// Request line + headers. Large enough for a 128 KiB LogQL query URL-encoded in the URL.
-constexpr uint32_t kMaxHeaderBytes = 1 << 20;
+// Beast's basic_fields stores a field's name and value lengths in 16 bits and throws
+// std::length_error ("field value too large") for a name or value of 65,534 bytes or more.
+constexpr size_t kMaxBeastFieldBytes = 65535 - 2;
+
+// The request parser: Beast's, except that header fields too long for basic_fields are kept
+// on the side instead of throwing out of the I/O thread. Their size is already bounded by
+// header_limit, so a single field may use the whole header budget, as with Go's server.
+class RequestParser final : public http::parser<true, http::string_body> {
+ public:
+  // Fields too long for the message, in the order received, values trimmed like Beast's.
+  std::vector<std::pair<std::string, std::string>>& long_fields() { return long_fields_; }
+
+ private:
+  void on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
+                     beast::error_code& ec) override {
+    ec = {};
+    if (name_string.size() > kMaxBeastFieldBytes || value.size() > kMaxBeastFieldBytes) {
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+      while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+      long_fields_.emplace_back(std::string(name_string), std::string(value));
+      return;
+    }
+    get().insert(name, name_string, value);
+  }
+
+  std::vector<std::pair<std::string, std::string>> long_fields_;
+};
+
+// A parse error the client should hear about (400), as opposed to a connection that ended,
+// timed out or broke (closed silently).
+bool IsMalformedRequest(const boost::system::error_code& ec) {
+  if (!ec || ec.category() != http::make_error_code(http::error::end_of_stream).category()) return false;
+  return ec != http::error::end_of_stream && ec != http::error::partial_message &&
+         ec != http::error::need_more && ec != http::error::need_buffer;
+}
+
+void LogToStderr(const std::string& message) {
+  std::fprintf(stderr, "http server: %s\n", message.c_str());
+}
 
 int HexVal(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -44,6 +84,7 @@ class WsConn final : public WebSocket, public std::enable_shared_from_this<WsCon
     {
       std::lock_guard<std::mutex> l(mu_);
       if (closing_ || !open_) return false;
+      queued_bytes_ += message.size();
       queue_.push_back(std::move(message));
     }
     Wake();
@@ -53,6 +94,11 @@ class WsConn final : public WebSocket, public std::enable_shared_from_this<WsCon
   size_t QueuedMessages() const override {
     std::lock_guard<std::mutex> l(mu_);
     return queue_.size();
+  }
+
+  size_t QueuedBytes() const override {
+    std::lock_guard<std::mutex> l(mu_);
+    return queued_bytes_;
   }
 
   void Close(int code, std::string reason) override {
@@ -124,6 +170,8 @@ class WsConn final : public WebSocket, public std::enable_shared_from_this<WsCon
         reason = close_reason_;
       }
       queue_.clear();
+      queue_.shrink_to_fit();
+      queued_bytes_ = 0;
     }
     Wake();
     Notify(code, reason);
@@ -165,6 +213,10 @@ class WsConn final : public WebSocket, public std::enable_shared_from_this<WsCon
       }
       if (have) {
         co_await ws_.async_write(asio::buffer(msg), asio::redirect_error(asio::use_awaitable, ec));
+        {
+          std::lock_guard<std::mutex> l(mu_);
+          if (open_) queued_bytes_ -= msg.size();  // else the reader already zeroed the count
+        }
         if (ec) break;
         continue;
       }
@@ -192,6 +244,7 @@ class WsConn final : public WebSocket, public std::enable_shared_from_this<WsCon
   std::atomic<bool> notified_{false};
   mutable std::mutex mu_;
   std::deque<std::string> queue_;
+  size_t queued_bytes_ = 0;  // queue_ plus the message being written
   bool open_ = false;
   bool closing_ = false;
   int close_code_ = 1000;
@@ -201,7 +254,9 @@ class WsConn final : public WebSocket, public std::enable_shared_from_this<WsCon
 class BeastServer final : public HttpServer {
  public:
   BeastServer(const HttpServerOptions& o, HttpHandler h)
-      : options_(o), handler_(std::move(h)), ioc_(o.io_threads), acceptor_(ioc_), pool_(o.worker_threads) {}
+      : options_(o), handler_(std::move(h)), ioc_(o.io_threads), acceptor_(ioc_), pool_(o.worker_threads) {
+    if (!options_.log_error) options_.log_error = LogToStderr;
+  }
 
   ~BeastServer() override { Stop(); }
 
@@ -220,7 +275,7 @@ class BeastServer final : public HttpServer {
     }
     port_ = acceptor_.local_endpoint().port();
     asio::co_spawn(ioc_, Accept(), asio::detached);
-    for (int i = 0; i < options_.io_threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    for (int i = 0; i < options_.io_threads; ++i) threads_.emplace_back([this] { RunIo(); });
     return Status::OK();
   }
 
@@ -264,6 +319,22 @@ class BeastServer final : public HttpServer {
     }
   }
 
+  // Runs the io_context on this thread. Last line of defence: an exception escaping a
+  // completion handler (none is known; connections catch their own) is logged and the
+  // thread keeps serving instead of terminating the process.
+  void RunIo() {
+    for (;;) {
+      try {
+        ioc_.run();
+        return;
+      } catch (const std::exception& e) {
+        options_.log_error(std::string("exception escaped an I/O handler: ") + e.what());
+      } catch (...) {
+        options_.log_error("unknown exception escaped an I/O handler");
+      }
+    }
+  }
+
   static HttpResponse Invoke(const HttpHandler& handler, HttpRequest& req) {
     try {
       return handler(req);
@@ -277,7 +348,7 @@ class BeastServer final : public HttpServer {
   // Writes a final error response and half-closes the connection.
   // `body` must outlive the call (GCC 12 miscompiles temporaries inside co_await
   // expressions, so callers pass a named local).
-  static asio::awaitable<void> Reject(beast::tcp_stream& stream, http::status status, const std::string& body) {
+  asio::awaitable<void> Reject(beast::tcp_stream& stream, http::status status, const std::string& body) {
     http::response<http::string_body> res{status, 11};
     res.set(http::field::content_type, "text/plain; charset=utf-8");
     res.set("X-Content-Type-Options", "nosniff");
@@ -285,16 +356,55 @@ class BeastServer final : public HttpServer {
     res.keep_alive(false);
     res.prepare_payload();
     boost::system::error_code ec;
+    stream.expires_after(std::chrono::milliseconds(options_.write_timeout_ms));
     co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) co_return;
+    // Read and discard what the client is still sending (bounded in bytes and time): closing
+    // with unread data would reset the connection and the client could lose the answer.
+    std::vector<char> sink(64 << 10);
+    size_t drained = 0;
+    stream.expires_after(std::chrono::milliseconds(std::min<int64_t>(options_.read_timeout_ms, 5'000)));
+    while (drained < (size_t{16} << 20)) {
+      size_t n = co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      drained += n;
+    }
   }
 
   std::string TooLargeMessage() const {
-    return "request body too large: limit is " + std::to_string(options_.max_body_bytes) + " bytes";
+    std::string m = "request body too large: limit is " + std::to_string(options_.max_body_bytes) + " bytes";
+    if (!options_.max_body_bytes_key.empty()) m += " (" + options_.max_body_bytes_key + ")";
+    return m;
   }
 
+  std::string HeaderTooLargeMessage() const {
+    std::string m = "request header fields too large: the request line and headers exceed the limit of " +
+                    std::to_string(options_.max_header_bytes) + " bytes";
+    if (!options_.max_header_bytes_key.empty()) m += " (" + options_.max_header_bytes_key + ")";
+    return m;
+  }
+
+  // One connection. Nothing thrown while serving it leaves this function: the error is
+  // logged and the connection closed.
   asio::awaitable<void> Session(tcp::socket sock) {
     beast::tcp_stream stream(std::move(sock));
+    std::string error;
+    try {
+      co_await Serve(stream);
+    } catch (const std::exception& e) {
+      error = e.what();
+    } catch (...) {
+      error = "unknown exception";
+    }
+    if (!error.empty()) {
+      options_.log_error("connection closed after an error while serving it: " + error);
+      boost::system::error_code ignored;
+      stream.socket().close(ignored);  // a no-op once a WebSocket took the socket
+    }
+  }
+
+  asio::awaitable<void> Serve(beast::tcp_stream& stream) {
     beast::flat_buffer buf;
     std::string remote;
     {
@@ -305,9 +415,10 @@ class BeastServer final : public HttpServer {
     bool first = true;
     for (;;) {
       boost::system::error_code ec;
-      http::request_parser<http::string_body> parser;
+      RequestParser parser;
       parser.body_limit(static_cast<uint64_t>(options_.max_body_bytes));
-      parser.header_limit(kMaxHeaderBytes);
+      parser.header_limit(static_cast<uint32_t>(
+          std::clamp<int64_t>(options_.max_header_bytes, 1, std::numeric_limits<uint32_t>::max())));
       stream.expires_after(std::chrono::milliseconds(first ? options_.read_timeout_ms : options_.idle_timeout_ms));
       co_await http::async_read_header(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
       // A declared Content-Length over the limit is detected with the header; a chunked body
@@ -317,11 +428,13 @@ class BeastServer final : public HttpServer {
         const bool body = ec == http::error::body_limit;
         const http::status status =
             body ? http::status::payload_too_large : http::status::request_header_fields_too_large;
-        const std::string message =
-            body ? TooLargeMessage()
-                 : "request header fields too large: the request line and headers exceed " +
-                       std::to_string(kMaxHeaderBytes) + " bytes";
+        const std::string message = body ? TooLargeMessage() : HeaderTooLargeMessage();
         co_await Reject(stream, status, message);
+        break;
+      }
+      if (IsMalformedRequest(ec)) {
+        const std::string message = "malformed HTTP request: " + ec.message();
+        co_await Reject(stream, http::status::bad_request, message);
         break;
       }
       if (ec) break;
@@ -341,7 +454,13 @@ class BeastServer final : public HttpServer {
         co_await Reject(stream, http::status::payload_too_large, message);
         break;
       }
+      if (IsMalformedRequest(ec)) {
+        const std::string message = "malformed HTTP request body: " + ec.message();
+        co_await Reject(stream, http::status::bad_request, message);
+        break;
+      }
       if (ec) break;
+      auto long_fields = std::move(parser.long_fields());
       auto msg = parser.release();
 
       HttpRequest req;
@@ -352,7 +471,16 @@ class BeastServer final : public HttpServer {
       size_t q = target.find('?');
       req.path = UrlDecode(target.substr(0, q), false);
       if (q != std::string_view::npos) ParseUrlEncoded(target.substr(q + 1), &req.params);
-      for (const auto& f : msg) req.headers[std::string(f.name_string())] = std::string(f.value());
+      auto add_header = [&req](std::string name, std::string value) {
+        auto [it, inserted] = req.headers.try_emplace(std::move(name), std::move(value));
+        if (!inserted && std::find_if(req.repeated_headers.begin(), req.repeated_headers.end(),
+                                      [&](const std::string& r) { return strcasecmp(r.c_str(), it->first.c_str()) == 0; }) ==
+                             req.repeated_headers.end()) {
+          req.repeated_headers.push_back(it->first);
+        }
+      };
+      for (const auto& f : msg) add_header(std::string(f.name_string()), std::string(f.value()));
+      for (auto& [name, value] : long_fields) add_header(std::move(name), std::move(value));
       req.body = std::move(msg.body());
       if (req.method == "POST") {
         std::string ct = req.Header("Content-Type");
@@ -360,6 +488,7 @@ class BeastServer final : public HttpServer {
       }
       req.websocket_upgrade = websocket::is_upgrade(msg);
 
+      stream.expires_never();  // the handler's time counts against neither deadline
       HttpResponse resp = co_await asio::co_spawn(
           pool_, [this, &req]() -> asio::awaitable<HttpResponse> { co_return Invoke(handler_, req); },
           asio::use_awaitable);
@@ -386,6 +515,7 @@ class BeastServer final : public HttpServer {
       res.body() = std::move(resp.body);
       res.keep_alive(msg.keep_alive());
       res.prepare_payload();
+      stream.expires_after(std::chrono::milliseconds(options_.write_timeout_ms));
       co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
       if (ec || !res.keep_alive()) break;
     }
@@ -429,6 +559,13 @@ std::vector<std::string> HttpRequest::Params(std::string_view name) const {
 std::string HttpRequest::Header(std::string_view name) const {
   auto it = headers.find(name);
   return it == headers.end() ? std::string() : it->second;
+}
+
+bool HttpRequest::HeaderRepeated(std::string_view name) const {
+  for (const auto& r : repeated_headers) {
+    if (r.size() == name.size() && strncasecmp(r.data(), name.data(), r.size()) == 0) return true;
+  }
+  return false;
 }
 
 HttpResponse HttpResponse::Json(std::string body, int status) {

@@ -49,8 +49,11 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 std::string TooLargeMessage(int64_t max) {
   return "request body too large: decompressed size exceeds the limit of " + std::to_string(max) +
-         " bytes";
+         " bytes (" + kMaxDecompressedKey + ")";
 }
+
+// Reserves `n` bytes when the caller gave a reservation.
+Status Reserve(DecodeReservation* r, int64_t n) { return r == nullptr ? Status::OK() : r->Grow(n); }
 
 // ---------------------------------------------------------------------------------------
 // Content-Type, as Go's mime.ParseMediaType sees the media type (parameters are ignored).
@@ -91,7 +94,8 @@ enum class Inflation { kGzip, kRawDeflate };
 
 constexpr size_t kZlibChunk = size_t{1} << 30;  // zlib counts in 32-bit uInt
 
-Result<std::string> Inflate(std::string_view in, Inflation mode, int64_t max) {
+Result<std::string> Inflate(std::string_view in, Inflation mode, int64_t max,
+                            DecodeReservation* reservation) {
   const std::string name = mode == Inflation::kGzip ? "gzip" : "flate";
   if (in.empty()) return InvalidArgument(name + ": unexpected EOF (empty body)");
   z_stream zs;
@@ -117,6 +121,7 @@ Result<std::string> Inflate(std::string_view in, Inflation mode, int64_t max) {
     hint = std::max(hint, std::min(isize + 1, in.size() * 16));
   }
   std::string out;
+  RETURN_IF_ERROR(Reserve(reservation, static_cast<int64_t>(std::min(hint, limit))));
   out.resize(std::min(hint, limit));
 
   size_t in_pos = 0, produced = 0;
@@ -129,7 +134,9 @@ Result<std::string> Inflate(std::string_view in, Inflation mode, int64_t max) {
     }
     if (produced == out.size()) {
       if (out.size() >= limit) return TooLarge(TooLargeMessage(max));
-      out.resize(std::min(std::max(out.size() * 2, size_t{64} << 10), limit));
+      const size_t grown = std::min(std::max(out.size() * 2, size_t{64} << 10), limit);
+      RETURN_IF_ERROR(Reserve(reservation, static_cast<int64_t>(grown - out.size())));
+      out.resize(grown);
     }
     size_t room = std::min(out.size() - produced, kZlibChunk);
     zs.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
@@ -204,7 +211,8 @@ Result<size_t> SnappyDecodedLength(std::string_view in, int64_t max) {
   if (len / 22 > in.size()) return InvalidArgument("snappy: corrupt input");
   if (max < 0 || len > static_cast<uint64_t>(max)) {
     return TooLarge("request body too large: message size too large than max (" +
-                    std::to_string(len) + " vs " + std::to_string(max) + ")");
+                    std::to_string(len) + " vs " + std::to_string(max) + ") (" +
+                    kMaxDecompressedKey + ")");
   }
   return len;
 }
@@ -1061,6 +1069,38 @@ Result<PushRequest> DecodePushJson(std::string_view body, PushPathVersion versio
 // ---------------------------------------------------------------------------------------
 // Public API.
 
+bool DecodeBudget::TryAcquire(int64_t n) {
+  int64_t cur = used_.load(std::memory_order_relaxed);
+  do {
+    if (n > capacity_ - cur) return false;
+  } while (!used_.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed));
+  return true;
+}
+
+void DecodeBudget::Release(int64_t n) { used_.fetch_sub(n, std::memory_order_relaxed); }
+
+DecodeReservation::~DecodeReservation() {
+  if (budget_ != nullptr && bytes_ > 0) budget_->Release(bytes_);
+}
+
+Status DecodeReservation::Grow(int64_t n) {
+  if (budget_ == nullptr || n <= 0) return Status::OK();
+  if (bytes_ + n > budget_->capacity()) {  // could never fit, not even alone: no retry helps
+    return TooLarge("request body too large: decoding it needs more than the " +
+                    std::to_string(budget_->capacity()) + "-byte budget for decompression (" +
+                    kMaxDecompressedInflightKey + ")");
+  }
+  if (!budget_->TryAcquire(n)) {
+    return ResourceExhausted(
+        "too much push data being decompressed at once: this request needs " +
+        std::to_string(bytes_ + n) + " bytes and " + std::to_string(budget_->in_use()) +
+        " of the " + std::to_string(budget_->capacity()) + "-byte budget are in use (" +
+        kMaxDecompressedInflightKey + "); retry later");
+  }
+  bytes_ += n;
+  return Status::OK();
+}
+
 Result<PushRequest> DecodePushRequest(std::string_view body, std::string_view content_type,
                                       std::string_view content_encoding,
                                       const DecodeOptions& options) {
@@ -1081,7 +1121,7 @@ Result<PushRequest> DecodePushRequest(std::string_view body, std::string_view co
     ASSIGN_OR_RETURN(
         inflated,
         Inflate(body, encoding == Encoding::kGzip ? Inflation::kGzip : Inflation::kRawDeflate,
-                options.max_decompressed_bytes));
+                options.max_decompressed_bytes, options.reservation));
     body = inflated;
   }
   if (kind == BodyKind::kJson) {
@@ -1090,6 +1130,7 @@ Result<PushRequest> DecodePushRequest(std::string_view body, std::string_view co
 
   // Uninitialised buffer: snappy writes every byte, so zero-filling it would be wasted work.
   ASSIGN_OR_RETURN(size_t len, SnappyDecodedLength(body, options.max_decompressed_bytes));
+  RETURN_IF_ERROR(Reserve(options.reservation, static_cast<int64_t>(len)));
   std::unique_ptr<char[]> raw(new char[len]);
   if (!snappy::RawUncompress(body.data(), body.size(), raw.get())) {
     return InvalidArgument("snappy: corrupt input");

@@ -25,6 +25,7 @@
 //    (ingest then rejects the entry as too old / too new, not the whole request).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -60,10 +61,57 @@ struct PushRequest {
 
 enum class PushPathVersion { kV1, kLegacy };  // /loki/api/v1/push vs /api/prom/push
 
+// Bytes that concurrent decodes may hold in decompressed buffers, across requests: a
+// counting semaphore that never waits. A decode that does not fit fails at once with
+// ResourceExhausted (429, which push clients retry), so compression bombs fail fast instead
+// of queueing and normal pushes are delayed by a retry, not starved. Thread-safe.
+class DecodeBudget {
+ public:
+  explicit DecodeBudget(int64_t capacity_bytes) : capacity_(capacity_bytes) {}
+  // Takes `n` bytes if they fit; false (and nothing taken) otherwise.
+  bool TryAcquire(int64_t n);
+  void Release(int64_t n);
+  int64_t in_use() const { return used_.load(std::memory_order_relaxed); }
+  int64_t capacity() const { return capacity_; }
+
+ private:
+  const int64_t capacity_;
+  std::atomic<int64_t> used_{0};
+};
+
+// The bytes one request holds from a DecodeBudget, given back by the destructor. The caller
+// keeps it until the decoded request is no longer needed (the decoded PushRequest is about
+// as large as the decompressed body). Not thread-safe (one request, one thread).
+class DecodeReservation {
+ public:
+  explicit DecodeReservation(DecodeBudget* budget) : budget_(budget) {}
+  ~DecodeReservation();
+  DecodeReservation(const DecodeReservation&) = delete;
+  DecodeReservation& operator=(const DecodeReservation&) = delete;
+  // Takes `n` more bytes. ResourceExhausted (429, retry later) naming the budget's key if
+  // they do not fit now; TooLarge (413) if this request's total exceeds the whole budget.
+  Status Grow(int64_t n);
+  int64_t bytes() const { return bytes_; }
+
+ private:
+  DecodeBudget* budget_;
+  int64_t bytes_ = 0;
+};
+
+// Config keys named in decode errors.
+inline constexpr const char* kMaxDecompressedKey = "distributor.max_decompressed_size";
+inline constexpr const char* kMaxDecompressedInflightKey =
+    "distributor.max_decompressed_inflight_bytes";
+
 struct DecodeOptions {
   // Cap on the output of each decompression stage (Content-Encoding, then snappy for
-  // protobuf bodies). Default 5000 MiB (Loki's max_decompressed_size).
-  int64_t max_decompressed_bytes = 5000LL << 20;
+  // protobuf bodies), checked while inflating. Default 100 MiB (logq's
+  // distributor.max_decompressed_size default; Loki's is 5000 MiB, too much for a pod).
+  int64_t max_decompressed_bytes = 100LL << 20;
+  // When set, every decompressed buffer is first reserved here (gzip/deflate as the output
+  // grows, snappy for its declared length before allocating); a reservation that does not
+  // fit fails the decode with ResourceExhausted.
+  DecodeReservation* reservation = nullptr;
   PushPathVersion version = PushPathVersion::kV1;
 };
 
@@ -72,9 +120,11 @@ struct DecodeOptions {
 //   `Content-Encoding "br" not supported`; `mime: no media type` (and Go's other media-type
 //   errors); `gzip: ...` / `flate: ...` for corrupt, truncated or empty compressed bodies;
 //   `snappy: corrupt input`; `invalid protobuf body: ...`; JSON errors naming the field;
-//   TooLarge `request body too large: ...` when a decompression stage would exceed
-//   options.max_decompressed_bytes (gzip/deflate are stopped at the cap, snappy is checked
-//   against its declared length before allocating).
+//   TooLarge `request body too large: ... (distributor.max_decompressed_size)` when a
+//   decompression stage would exceed options.max_decompressed_bytes (gzip/deflate are stopped
+//   at the cap, snappy is checked against its declared length before allocating);
+//   ResourceExhausted `... (distributor.max_decompressed_inflight_bytes)` when
+//   options.reservation cannot grow.
 Result<PushRequest> DecodePushRequest(std::string_view body, std::string_view content_type,
                                       std::string_view content_encoding,
                                       const DecodeOptions& options = {});

@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -141,7 +142,8 @@ Result<StoreConfig> ParseStoreConfig(std::string_view yaml, std::string_view sou
     s.Field("http_listen_port", Int(&c.server.http_listen_port, 0, 65535));
     s.Field("grpc_listen_port", [](const YAML::Node&) { return Status::OK(); });  // accepted, unused
     s.Field("http_server_read_timeout", Duration(&c.server.http_server_read_timeout));
-    s.Field("http_server_write_timeout", [](const YAML::Node&) { return Status::OK(); });  // accepted, unused
+    s.Field("http_server_write_timeout", Duration(&c.server.http_server_write_timeout));
+    s.Field("http_server_max_header_bytes", Bytes(&c.server.http_server_max_header_bytes));
     s.Field("http_server_idle_timeout", Duration(&c.server.http_server_idle_timeout));
     s.Field("log_level", [&](const YAML::Node& n) -> Status {
       std::string v = Scalar(n);
@@ -181,6 +183,7 @@ Result<StoreConfig> ParseStoreConfig(std::string_view yaml, std::string_view sou
     Section s(top.Child("distributor"), "distributor", source, &err);
     s.Field("max_recv_msg_size", Bytes(&c.distributor.max_recv_msg_size));
     s.Field("max_decompressed_size", Bytes(&c.distributor.max_decompressed_size));
+    s.Field("max_decompressed_inflight_bytes", Bytes(&c.distributor.max_decompressed_inflight_bytes));
     s.Finish();
   }
   {
@@ -192,6 +195,7 @@ Result<StoreConfig> ParseStoreConfig(std::string_view yaml, std::string_view sou
   {
     Section s(top.Child("querier"), "querier", source, &err);
     s.Field("tail_max_duration", Duration(&c.querier.tail_max_duration));
+    s.Field("tail_max_buffered_bytes", Bytes(&c.querier.tail_max_buffered_bytes));
     s.Finish();
   }
   {
@@ -233,6 +237,15 @@ Result<StoreConfig> ParseStoreConfig(std::string_view yaml, std::string_view sou
     return InvalidArgument("config error: compactor.compaction_interval must be positive");
   }
   if (c.runtime_config.period <= 0) return InvalidArgument("config error: runtime_config.period must be positive");
+  for (auto [key, v] : {std::pair<const char*, int64_t>{"server.http_server_write_timeout", c.server.http_server_write_timeout},
+                        {"server.http_server_max_header_bytes", c.server.http_server_max_header_bytes},
+                        {"distributor.max_decompressed_inflight_bytes", c.distributor.max_decompressed_inflight_bytes},
+                        {"querier.tail_max_buffered_bytes", c.querier.tail_max_buffered_bytes}}) {
+    if (v <= 0) return InvalidArgument(fmt::format("config error: {} must be positive", key));
+  }
+  if (c.server.http_server_max_header_bytes > std::numeric_limits<uint32_t>::max()) {
+    return InvalidArgument("config error: server.http_server_max_header_bytes must be below 4GiB");
+  }
   return c;
 }
 
@@ -329,6 +342,8 @@ std::string StoreConfigToYaml(const StoreConfig& c) {
   o += fmt::format("  http_listen_port: {}\n", c.server.http_listen_port);
   o += fmt::format("  http_server_read_timeout: {}\n", FormatDuration(c.server.http_server_read_timeout));
   o += fmt::format("  http_server_idle_timeout: {}\n", FormatDuration(c.server.http_server_idle_timeout));
+  o += fmt::format("  http_server_write_timeout: {}\n", FormatDuration(c.server.http_server_write_timeout));
+  o += fmt::format("  http_server_max_header_bytes: {}\n", FormatBytes(c.server.http_server_max_header_bytes));
   o += fmt::format("  log_level: {}\n", c.server.log_level);
   o += fmt::format("  io_threads: {}\n", c.server.io_threads);
   o += fmt::format("  worker_threads: {}\n", c.server.worker_threads);
@@ -348,8 +363,11 @@ std::string StoreConfigToYaml(const StoreConfig& c) {
   o += "distributor:\n";
   o += fmt::format("  max_recv_msg_size: {}\n", FormatBytes(c.distributor.max_recv_msg_size));
   o += fmt::format("  max_decompressed_size: {}\n", FormatBytes(c.distributor.max_decompressed_size));
+  o += fmt::format("  max_decompressed_inflight_bytes: {}\n",
+                   FormatBytes(c.distributor.max_decompressed_inflight_bytes));
   o += "querier:\n";
   o += fmt::format("  tail_max_duration: {}\n", FormatDuration(c.querier.tail_max_duration));
+  o += fmt::format("  tail_max_buffered_bytes: {}\n", FormatBytes(c.querier.tail_max_buffered_bytes));
   o += "query_range:\n";
   o += fmt::format("  align_metric_queries_to_step: {}\n", c.query_range.align_metric_queries_to_step);
   o += fmt::format("  align_queries_with_step: {}\n", c.query_range.align_queries_with_step);

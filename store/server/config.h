@@ -22,6 +22,10 @@ struct StoreConfig {
     int http_listen_port = 3100;
     int64_t http_server_read_timeout = 30LL * 1'000'000'000;   // ns; default 30s
     int64_t http_server_idle_timeout = 120LL * 1'000'000'000;  // ns; default 120s
+    // Writing one response, counted from its first byte; default 30s (Loki's default).
+    int64_t http_server_write_timeout = 30LL * 1'000'000'000;
+    // Request line + headers → 431; default 1MiB (Go's DefaultMaxHeaderBytes).
+    int64_t http_server_max_header_bytes = 1LL << 20;
     std::string log_level = "info";                            // debug|info|warn|error
     int io_threads = 2;                                        // default 2
     int worker_threads = 4;                                    // default 4
@@ -48,7 +52,9 @@ struct StoreConfig {
 
   struct Distributor {
     int64_t max_recv_msg_size = 100LL << 20;         // compressed body; default 100MiB → 413
-    int64_t max_decompressed_size = 5000LL << 20;    // default 5000MiB → 413
+    int64_t max_decompressed_size = 100LL << 20;     // per request; default 100MiB → 413
+    // Decompressed bytes held by all pushes being decoded at once → 429; default 256MiB.
+    int64_t max_decompressed_inflight_bytes = 256LL << 20;
   } distributor;
 
   // Retention and deletion (Loki's compactor block). Reference: docs/operations/retention.md.
@@ -71,6 +77,8 @@ struct StoreConfig {
 
   struct Querier {
     int64_t tail_max_duration = 3600LL * 1'000'000'000;  // a live tail is closed after this; 1h
+    // Unsent bytes per tail connection before entries are dropped; default 1MiB.
+    int64_t tail_max_buffered_bytes = 1LL << 20;
   } querier;
 
   // Step alignment of metric query_range requests (log queries and instant queries are

@@ -117,6 +117,12 @@ Status StoreServer::Start() {
   ho.max_body_bytes = config_.distributor.max_recv_msg_size;
   ho.read_timeout_ms = config_.server.http_server_read_timeout / 1'000'000;
   ho.idle_timeout_ms = config_.server.http_server_idle_timeout / 1'000'000;
+  ho.write_timeout_ms = std::max<int64_t>(config_.server.http_server_write_timeout / 1'000'000, 1);
+  ho.max_header_bytes = config_.server.http_server_max_header_bytes;
+  ho.max_body_bytes_key = "distributor.max_recv_msg_size";
+  ho.max_header_bytes_key = "server.http_server_max_header_bytes";
+  ho.log_error = [](const std::string& m) { spdlog::error("http: {}", m); };
+  decode_budget_ = std::make_unique<api::DecodeBudget>(config_.distributor.max_decompressed_inflight_bytes);
   ASSIGN_OR_RETURN(http_, HttpServer::Start(ho, [this](HttpRequest& r) { return Handle(r); }));
   spdlog::info("listening on {}:{}", ho.address, http_->port());
 
@@ -169,6 +175,7 @@ Status StoreServer::Start() {
   pipeline::SetPipelineLimits(pl);
   tail::TailOptions to;
   to.max_duration_ns = config_.querier.tail_max_duration;
+  to.max_buffered_bytes = static_cast<size_t>(config_.querier.tail_max_buffered_bytes);
   tails_ = tail::TailRegistry::Create(
       clock_, &metrics_,
       [this](const tail::TailRequest& r, int64_t end) -> Result<engine::QueryResult> {
@@ -307,6 +314,13 @@ HttpResponse StoreServer::Route(HttpRequest& req, std::string* route) {
     if (req.method != "POST" && req.method != "GET") return method_not_allowed();
     Status st = CutAllChunks();
     return st.ok() ? HttpResponse::NoContent() : Error(st);
+  }
+
+  // Two X-Scope-OrgID headers are ambiguous (Loki takes the first, a proxy may have added
+  // the second): refuse rather than guess the tenant.
+  if (config_.auth_enabled && req.HeaderRepeated("X-Scope-OrgID")) {
+    return Error(InvalidArgument("more than one X-Scope-OrgID header: send exactly one (several tenants are "
+                                 "written as one header, \"a|b\")"));
   }
 
   if (p == "/loki/api/v1/tail" || p == "/api/prom/tail") {
@@ -501,8 +515,11 @@ HttpResponse StoreServer::HandleBuildInfo() {
 HttpResponse StoreServer::HandlePush(HttpRequest& req, bool legacy) {
   auto tenant = ResolveTenant(config_.auth_enabled, req.Header("X-Scope-OrgID"), /*allow_multi=*/false);
   if (!tenant.ok()) return Error(tenant.status());
+  // Held until the decoded request is ingested: it is about as large as what was inflated.
+  api::DecodeReservation reservation(decode_budget_.get());
   api::DecodeOptions opts;
   opts.max_decompressed_bytes = config_.distributor.max_decompressed_size;
+  opts.reservation = &reservation;
   opts.version = legacy ? api::PushPathVersion::kLegacy : api::PushPathVersion::kV1;
   auto decoded = api::DecodePushRequest(req.body, req.Header("Content-Type"), req.Header("Content-Encoding"), opts);
   if (!decoded.ok()) {

@@ -18,6 +18,9 @@
 #include "query/base/status.h"
 #include "store/server/config.h"
 
+namespace logq::api {
+class DecodeBudget;
+}
 namespace logq::index {
 class Db;
 class Registry;
@@ -99,6 +102,8 @@ class StoreServer {
   const Clock* clock_;
   MetricsRegistry metrics_;
   std::unique_ptr<HttpServer> http_;
+  // Decompressed push bytes being decoded across requests (distributor.max_decompressed_inflight_bytes).
+  std::unique_ptr<api::DecodeBudget> decode_budget_;
   std::unique_ptr<index::Db> db_;
   std::unique_ptr<index::Registry> registry_;
   std::unique_ptr<ingest::Ingester> ingester_;

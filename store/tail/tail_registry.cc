@@ -369,17 +369,30 @@ void TailRegistry::Flush(Session& s, int64_t now, bool force_all) {
     }
     s.pending.pop();
   }
+  SendReady(s, *socket);
+}
+
+void TailRegistry::SendReady(Session& s, WebSocket& socket) {
   size_t sent = 0, dropped = 0;
   for (size_t b = 0; b < s.ready.size(); b += options_.max_entries_per_frame) {
     const size_t e = std::min(s.ready.size(), b + options_.max_entries_per_frame);
-    if (socket->QueuedMessages() >= options_.max_buffered_frames) {
+    std::string frame;
+    // A client that is behind by frames or by bytes loses these entries; a client with
+    // nothing queued always gets the frame, so one big frame cannot block it forever.
+    bool fits = socket.QueuedMessages() < options_.max_buffered_frames;
+    if (fits) {
+      frame = EncodeFrame(s, b, e);
+      const size_t queued = socket.QueuedBytes();
+      fits = queued == 0 || queued + frame.size() <= options_.max_buffered_bytes;
+    }
+    if (!fits) {
       for (size_t k = b; k < e; ++k) {
         if (s.dropped.size() < options_.max_dropped_entries) s.dropped.push_back({*s.ready[k].labels, *s.ready[k].text, s.ready[k].ts});
       }
       dropped += e - b;
       continue;
     }
-    if (!socket->SendText(EncodeFrame(s, b, e))) return;
+    if (!socket.SendText(std::move(frame))) break;
     s.dropped.clear();
     sent += e - b;
   }
@@ -424,6 +437,8 @@ void TailRegistry::DispatchLoop() {
       if (!socket || closing) continue;
       if (!s.history_sent) {
         s.history_sent = true;
+        // The history is sent whole (the client has not had a chance to read yet); its size
+        // is bounded by the history query's limit and it was held in memory already.
         s.ready = std::move(s.history);
         for (size_t b = 0; b < s.ready.size(); b += options_.max_entries_per_frame) {
           const size_t e = std::min(s.ready.size(), b + options_.max_entries_per_frame);

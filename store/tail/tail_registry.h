@@ -15,7 +15,7 @@
 //     its pipeline, holds them `delay_for` (and until their timestamp has passed, as Loki
 //     does) in a bounded time-ordered buffer, and sends frames of at most 100 entries. When
 //     the client is slow (its connection already holds `max_buffered_frames` unsent
-//     frames), entries are dropped and reported in the next frame's `dropped_entries` (at
+//     frames, or the next frame would take it over `max_buffered_bytes`), entries are dropped and reported in the next frame's `dropped_entries` (at
 //     most 1000 kept), as Loki does; memory per tail stays bounded.
 //  5. A tail ends when the client closes or the connection breaks (Detach via the handle's
 //     destructor), or after `max_duration` (close 1011 "reached tail max duration limit").
@@ -55,6 +55,10 @@ struct TailOptions {
   int64_t max_duration_ns = 3600LL * 1'000'000'000;  // querier.tail_max_duration; default 1h
   size_t max_queued_bytes = 64u << 20;  // pushed bytes waiting for the dispatcher; default 64 MiB
   size_t max_buffered_frames = 10;      // unsent frames per client before dropping (Loki: 10)
+  // Unsent bytes per client before dropping (querier.tail_max_buffered_bytes): a frame is
+  // only queued behind others if the total stays within this; default 1 MiB. A client's
+  // connection holds at most this plus one frame.
+  size_t max_buffered_bytes = 1u << 20;
   size_t max_entries_per_frame = 100;   // Loki's maxEntriesPerTailResponse
   size_t max_dropped_entries = 1000;    // dropped entries kept per frame (Loki: 1000)
   size_t max_pending_entries = 10'000;  // entries held for delay_for per session; default 10k
@@ -130,6 +134,8 @@ class TailRegistry final : public ingest::PushObserver, public std::enable_share
   void DispatchLoop();
   void ProcessBatch(Batch& batch, const std::vector<std::shared_ptr<Session>>& sessions);
   void Flush(Session& s, int64_t now, bool force_all);
+  // Sends s.ready as frames, dropping (and reporting) what the client cannot take now.
+  void SendReady(Session& s, WebSocket& socket);
   std::string EncodeFrame(Session& s, size_t begin, size_t end);
   void SetActiveGauge(const std::string& tenant);
 

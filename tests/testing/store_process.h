@@ -61,6 +61,8 @@ class StoreProcess {
   Status Restart();
 
   bool Running() { return process_ && process_->Running(); }
+  // The current run's process id (-1 before the first start).
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   // Log of the current (latest) run.
   std::string Log() const;
   // The last `max_bytes` of the current log, for failure messages.

@@ -637,7 +637,8 @@ TEST(PushBombTest, GzipBombStopsAtTheCap) {
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), StatusCode::kTooLarge);
   EXPECT_EQ(got.status().message(),
-            "request body too large: decompressed size exceeds the limit of 1048576 bytes");
+            "request body too large: decompressed size exceeds the limit of 1048576 bytes "
+            "(distributor.max_decompressed_size)");
 }
 
 TEST(PushBombTest, OneMebibyteGzipExpandingToOneGibibyteStopsAtTheCap) {
@@ -670,8 +671,70 @@ TEST(PushBombTest, SnappyDeclaredLengthOverTheCapIsRejectedBeforeDecoding) {
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), StatusCode::kTooLarge);
   EXPECT_EQ(got.status().message(),
-            "request body too large: message size too large than max (8388608 vs 1048576)");
+            "request body too large: message size too large than max (8388608 vs 1048576) "
+            "(distributor.max_decompressed_size)");
   EXPECT_EQ(SnappyUncompress(body, 1 << 20).status().code(), StatusCode::kTooLarge);
+}
+
+// Old code: the default cap was 5000 MiB, so 1 MiB of gzip inflated to 1 GiB in full.
+TEST(PushBombTest, DefaultCapIs100MiB) {
+  EXPECT_EQ(DecodeOptions{}.max_decompressed_bytes, 100LL << 20);
+  std::string member = GzipCompress(std::string(16 << 20, '\0'));
+  std::string bomb;
+  for (int i = 0; i < 8; ++i) bomb += member;  // 128 MiB inflated
+  auto got = Decode(bomb, kJson, "gzip");
+  EXPECT_EQ(got.status().code(), StatusCode::kTooLarge) << ErrorOf(got);
+  EXPECT_TRUE(Contains(got.status().message(), "104857600 bytes (distributor.max_decompressed_size)"))
+      << ErrorOf(got);
+}
+
+TEST(PushBombTest, BudgetInUseByOthersFailsFastWith429AndIsGivenBack) {
+  DecodeBudget budget(16 << 20);
+  ASSERT_TRUE(budget.TryAcquire(12 << 20));  // other requests being decoded
+  std::string body = GzipCompress(std::string(8 << 20, '\0'));
+  {
+    DecodeReservation r(&budget);
+    DecodeOptions options;
+    options.reservation = &r;
+    auto got = Decode(body, kJson, "gzip", options);
+    EXPECT_EQ(got.status().code(), StatusCode::kResourceExhausted) << ErrorOf(got);
+    EXPECT_TRUE(Contains(got.status().message(), "(distributor.max_decompressed_inflight_bytes)"))
+        << ErrorOf(got);
+  }
+  EXPECT_EQ(budget.in_use(), 12 << 20);  // the failed request's bytes are back
+  budget.Release(12 << 20);
+  EXPECT_EQ(budget.in_use(), 0);
+}
+
+TEST(PushBombTest, ReservationHoldsWhatWasInflatedUntilReleased) {
+  DecodeBudget budget(64 << 20);
+  PushRequest req;
+  req.streams.push_back({"{a=\"b\"}", {{1, std::string(1 << 20, 'x'), {}}}});
+  std::string body = GzipCompress(SnappyCompress(EncodePushProtobuf(req)));
+  {
+    DecodeReservation r(&budget);
+    DecodeOptions options;
+    options.reservation = &r;
+    auto got = Decode(body, kProto, "gzip", options);
+    ASSERT_TRUE(got.ok()) << ErrorOf(got);
+    EXPECT_EQ(*got, req);
+    EXPECT_GT(budget.in_use(), 1 << 20);  // gzip output + snappy output (the 1 MiB line)
+    EXPECT_EQ(budget.in_use(), r.bytes());
+  }
+  EXPECT_EQ(budget.in_use(), 0);
+}
+
+TEST(PushBombTest, SnappyDeclaredLengthIsReservedBeforeAllocating) {
+  DecodeBudget budget(4 << 20);
+  std::string body = SnappyCompress(std::string(8 << 20, '\0'));  // declares 8 MiB
+  DecodeReservation r(&budget);
+  DecodeOptions options;
+  options.reservation = &r;
+  auto got = Decode(body, kProto, "", options);
+  EXPECT_EQ(got.status().code(), StatusCode::kTooLarge) << ErrorOf(got);  // can never fit
+  EXPECT_TRUE(Contains(got.status().message(), "(distributor.max_decompressed_inflight_bytes)"))
+      << ErrorOf(got);
+  EXPECT_EQ(budget.in_use(), 0);
 }
 
 TEST(PushBombTest, SnappyHeaderClaimingMoreThanPossibleIsCorrupt) {

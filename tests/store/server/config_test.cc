@@ -81,6 +81,40 @@ TEST(ConfigTest, FlagsOverrideAndNameTheFlag) {
   EXPECT_EQ(c.server.http_listen_port, 1234);  // unchanged by the failed flag
 }
 
+// Network limits (issue 12): defaults sized for 512Mi-4Gi pods, every key parsed and
+// printed, non-positive values refused naming the key.
+TEST(ConfigTest, NetworkLimitsHaveSafeDefaultsAndParse) {
+  auto d = ParseStoreConfig("", "d.yaml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->distributor.max_decompressed_size, 100LL << 20);
+  EXPECT_EQ(d->distributor.max_decompressed_inflight_bytes, 256LL << 20);
+  EXPECT_EQ(d->server.http_server_max_header_bytes, 1LL << 20);
+  EXPECT_EQ(d->server.http_server_write_timeout, 30 * kNanosPerSecond);
+  EXPECT_EQ(d->querier.tail_max_buffered_bytes, 1LL << 20);
+  auto c = ParseStoreConfig(R"(
+server:
+  http_server_write_timeout: 5s
+  http_server_max_header_bytes: 64KiB
+distributor:
+  max_decompressed_size: 10MiB
+  max_decompressed_inflight_bytes: 50MiB
+querier:
+  tail_max_buffered_bytes: 2MiB
+)", "n.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->server.http_server_write_timeout, 5 * kNanosPerSecond);
+  EXPECT_EQ(c->server.http_server_max_header_bytes, 64 << 10);
+  EXPECT_EQ(c->distributor.max_decompressed_size, 10 << 20);
+  EXPECT_EQ(c->distributor.max_decompressed_inflight_bytes, 50 << 20);
+  EXPECT_EQ(c->querier.tail_max_buffered_bytes, 2 << 20);
+  auto back = ParseStoreConfig(StoreConfigToYaml(*c), "printed");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(StoreConfigToYaml(*back), StoreConfigToYaml(*c));
+  auto bad = ParseStoreConfig("distributor:\n  max_decompressed_inflight_bytes: 0\n", "b.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("distributor.max_decompressed_inflight_bytes"), std::string::npos);
+}
+
 TEST(ConfigTest, PrintedConfigParsesBackToTheSameValues) {
   StoreConfig c;
   c.auth_enabled = true;

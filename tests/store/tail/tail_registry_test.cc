@@ -19,10 +19,15 @@ class FakeSocket final : public WebSocket {
  public:
   bool SendText(std::string message) override {
     std::lock_guard<std::mutex> l(mu_);
+    if (never_reads_) {  // everything sent stays queued, as with a client that never reads
+      ++queued_;
+      queued_bytes_ += message.size();
+    }
     sent_.push_back(std::move(message));
     return true;
   }
   size_t QueuedMessages() const override { return queued_.load(); }
+  size_t QueuedBytes() const override { return queued_bytes_.load(); }
   void Close(int code, std::string reason) override {
     std::lock_guard<std::mutex> l(mu_);
     close_code_ = code;
@@ -35,6 +40,8 @@ class FakeSocket final : public WebSocket {
     return sent_;
   }
   std::atomic<size_t> queued_{0};
+  std::atomic<size_t> queued_bytes_{0};
+  bool never_reads_ = false;  // set before Attach
 
  private:
   std::mutex mu_;
@@ -142,6 +149,38 @@ TEST_F(TailRegistryTest, SlowClientGetsBoundedDroppedEntries) {
   auto j = nlohmann::json::parse(sock->Sent()[0]);
   EXPECT_EQ(j["dropped_entries"][0]["labels"], nlohmann::json({{"app", "a"}}));
   EXPECT_TRUE(j["dropped_entries"][0]["timestamp"].is_string());
+}
+
+// Old code: only frames were counted, so a client that never reads held up to 10 frames of
+// 100 entries whatever their size (about 12 MB per client with real lines).
+TEST_F(TailRegistryTest, ClientThatNeverReadsHoldsAtMostMaxBufferedBytesPlusOneFrame) {
+  TailOptions o;
+  o.max_buffered_bytes = 64 << 10;
+  auto reg = TailRegistry::Create(
+      SystemClock::Default(), &metrics_,
+      [](const TailRequest&, int64_t) -> Result<engine::QueryResult> { return engine::QueryResult{}; }, o);
+  auto h = reg->Open(Request("{app=\"a\"}"), 10);
+  ASSERT_TRUE(h.ok());
+  auto sock = std::make_shared<FakeSocket>();
+  sock->never_reads_ = true;
+  reg->Attach((*h)->id(), sock);
+  ingest::PushedStream st;
+  st.labels.Add("app", "a");
+  st.fp = 1;
+  const int64_t t0 = NowNs() - 1'000'000'000;
+  for (int i = 0; i < 500; ++i) st.entries.push_back({t0 + i, std::string(4096, 'x'), {}});
+  std::vector<ingest::PushedStream> v;
+  v.push_back(std::move(st));
+  reg->OnPushed("t", std::move(v));
+  ASSERT_TRUE(PollUntil([&] {
+    return metrics_.Render().find("logq_tail_dropped_entries_total{tenant=\"t\",reason=\"slow_client\"} 400") !=
+           std::string::npos;
+  })) << metrics_.Render();
+  // One frame of 100 entries went (the queue was empty); the other 400 entries were dropped.
+  EXPECT_EQ(sock->queued_.load(), 1u);
+  EXPECT_LT(sock->queued_bytes_.load(), size_t{100} * 4096 + (8 << 10));
+  EXPECT_EQ(Count(sock->Sent()).first, 100u);
+  reg->Stop();
 }
 
 TEST_F(TailRegistryTest, LimitCountsOpenSessionsPerTenant) {
