@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <deque>
 #include <dirent.h>
 #include <map>
+#include <mutex>
 #include <ostream>
 #include <set>
 #include <tuple>
@@ -145,7 +147,9 @@ struct FileState {
   Counter* truncated_lines = nullptr;
   uint64_t truncated_seen = 0;
   bool queued = false;
+  bool waiting_fd = false;  // in waiting_fd_: needs an fd and the budget is full
   bool drained = false;    // fully read and fd closed (unlinked, or gzip done)
+  int64_t last_active_mono = 0;  // last open, resume or read that returned data
   bool in_listing = true;  // seen in the last directory listing
   // Last stream labels rendered for entries from a pipeline (cache).
   LabelMap cache_labels;
@@ -179,6 +183,9 @@ class AgentImpl final : public Agent, public PodTreeListener
       : config_(config), clock_(clock), metrics_(metrics) {}
   ~AgentImpl() override {
     if (wake_fd_ >= 0) close(wake_fd_);
+    for (int fd : reserve_fds_) {
+      if (fd >= 0) close(fd);
+    }
   }
 
   Status Init();
@@ -195,6 +202,7 @@ class AgentImpl final : public Agent, public PodTreeListener
   void OnContainerRemoved(const std::string& path) override;
   void OnContainerChanged(const std::string& path) override;
   void OnFileModified(const std::string& dir, const std::string& name) override;
+  void OnListError(const std::string& path, int err) override { NoteFdExhausted(path, err); }
 
   // EntrySink
   void Emit(LogEntry&& entry) override { Dispatch(std::move(entry)); }
@@ -224,6 +232,17 @@ class AgentImpl final : public Agent, public PodTreeListener
   void MaybeSavePositions(bool force);
   void EvictGone(DirState& d, size_t keep);
   void Tick();
+  // File descriptor budget (shipper.max_open_files): true when one more log file may be
+  // opened, after suspending the least recently active idle file if the budget is full.
+  bool MakeRoomForFd();
+  bool Suspendable(const FileState& f) const;
+  void SuspendFile(FileState* f);
+  // A suspended file was queued: reopen it if it grew (false: not read now).
+  bool ResumeIfGrown(FileState* f);
+  void NoteOpenError(DirState& d, const std::string& path, int err);
+  void NoteFdExhausted(const std::string& what, int err);
+  void ReleaseReserveFds();
+  void TakeReserveFds();
   uint64_t NewId() { return ++next_id_; }
   bool Backpressured() const {
     return pending_bytes_ >= config_.tail.max_pending_bytes * static_cast<int64_t>(clients_.size());
@@ -267,6 +286,21 @@ class AgentImpl final : public Agent, public PodTreeListener
 
   std::vector<Record> recs_;  // scratch
 
+  // File descriptors (see MakeRoomForFd).
+  size_t max_open_files_ = 0;
+  size_t open_fds_ = 0;                    // log files holding an fd (recounted every tick)
+  std::deque<FileState*> waiting_fd_;      // suspended files that grew, waiting for room
+  std::set<std::string> retry_dirs_;       // directories to rescan: an open was deferred
+  std::set<std::string> rescan_dirs_;      // directories to rescan: a suspended file moved
+  int open_error_ = 0;                     // EACCES of the last RescanDir's opens
+  std::string open_error_what_;
+  int reserve_fds_[2] = {-1, -1};          // freed for the positions write when fds run out
+  int64_t last_fd_log_mono_ = 0;
+  mutable std::mutex fd_reason_mu_;
+  std::string fd_reason_;                  // guarded by fd_reason_mu_
+  std::atomic<int64_t> fd_exhausted_mono_{0};
+  std::atomic<bool> fd_starved_{false};    // opens deferred by EMFILE/ENFILE right now
+
   // Metrics.
   Counter* unread_bytes_;
   Counter* truncations_;
@@ -275,6 +309,10 @@ class AgentImpl final : public Agent, public PodTreeListener
   Counter* positions_corrupt_;
   Counter* overflows_;
   Gauge* open_files_;
+  Gauge* suspended_files_;
+  Gauge* max_open_files_gauge_;
+  Gauge* unreadable_dirs_;
+  Counter* fd_exhausted_;
   Gauge* tracked_files_;
   Gauge* watches_;
   Gauge* polled_dirs_;
@@ -314,6 +352,14 @@ Status AgentImpl::Init() {
       "Invalid positions files ignored at start (positions.ignore_invalid_yaml).");
   overflows_ = metrics_.GetCounter("logq_shipper_inotify_overflows_total", "inotify queue overflows (full rescans).");
   open_files_ = metrics_.GetGauge("logq_shipper_open_files", "Log files held open.");
+  suspended_files_ = metrics_.GetGauge("logq_shipper_idle_closed_files",
+      "Idle log files closed to save file descriptors (reopened by path and identity when they grow).");
+  max_open_files_gauge_ = metrics_.GetGauge("logq_shipper_max_open_files",
+      "Budget of log files held open (shipper.max_open_files, or derived from RLIMIT_NOFILE).");
+  unreadable_dirs_ = metrics_.GetGauge("logq_shipper_unreadable_dirs",
+      "Directories (or files in them) that cannot be read (EACCES); polled until they can.");
+  fd_exhausted_ = metrics_.GetCounter("logq_shipper_fd_exhausted_total",
+      "Opens that failed with EMFILE/ENFILE (out of file descriptors); retried.");
   tracked_files_ = metrics_.GetGauge("logq_shipper_tracked_files", "Log files tracked (open or awaiting acks).");
   watches_ = metrics_.GetGauge("logq_shipper_watches", "inotify directory watches.");
   polled_dirs_ = metrics_.GetGauge("logq_shipper_polled_dirs",
@@ -345,6 +391,21 @@ Status AgentImpl::Init() {
 
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) return Internal("eventfd failed");
+  {
+    struct rlimit rl;
+    uint64_t soft = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? static_cast<uint64_t>(rl.rlim_cur) : 1024;
+    if (soft > (1u << 24)) soft = 1u << 24;  // RLIM_INFINITY
+    if (config_.tail.max_open_files > 0) {
+      max_open_files_ = static_cast<size_t>(config_.tail.max_open_files);
+    } else {
+      uint64_t reserve = std::max<uint64_t>(64, soft / 8);
+      max_open_files_ = soft > reserve + 16 ? static_cast<size_t>(soft - reserve) : std::max<size_t>(4, soft / 2);
+    }
+    max_open_files_gauge_->Set(static_cast<double>(max_open_files_));
+    spdlog::info("at most {} log files open at once (RLIMIT_NOFILE soft limit {}; shipper.max_open_files{})",
+                 max_open_files_, soft, config_.tail.max_open_files > 0 ? "" : " = 0: derived");
+    TakeReserveFds();
+  }
   batches_.resize(config_.clients.size());
   for (size_t i = 0; i < config_.clients.size(); ++i) {
     int fd = wake_fd_;
@@ -400,6 +461,11 @@ std::string AgentImpl::Readiness() const {
   if (!ready_scan_) return "initial scan of the pods root not finished";
   if (now - heartbeat_mono_.load() > 10 * kNanosPerSecond) return "event loop stalled";
   if (!positions_ok_) return "cannot write the positions file " + config_.positions.filename;
+  int64_t fd_ex = fd_exhausted_mono_.load();
+  if (fd_starved_.load() || (fd_ex > 0 && now - fd_ex < 5 * kNanosPerSecond)) {
+    std::lock_guard<std::mutex> l(fd_reason_mu_);
+    return fd_reason_;
+  }
   int64_t oldest = oldest_unacked_ns_.load();
   if (oldest > 0 && now - oldest > 60 * kNanosPerSecond) {
     return "a batch has waited more than 60s for the store's acknowledgement";
@@ -469,11 +535,20 @@ void AgentImpl::OnContainerRemoved(const std::string& path) {
   auto it = dirs_.find(path);
   if (it == dirs_.end()) return;
   it->second.removed = true;
-  // The files are unlinked: drain what the open fds still hold.
+  // The files are unlinked: drain what the open fds still hold. A suspended (idle-closed)
+  // file had nothing in flight: if it is gone it is retired with its position (if it is still
+  // there, the directory was re-reported and the next rescan finds it again).
+  std::vector<FileState*> gone;
   for (auto& [name, f] : it->second.by_name) {
+    struct stat st;
+    if (f->reader->suspended()) {
+      if (stat(f->path.c_str(), &st) != 0 || f->reader->SameFile(f->path, st) == 0) gone.push_back(f);
+      continue;
+    }
     f->in_listing = false;
     Enqueue(f);
   }
+  for (FileState* f : gone) RetireFile(f);
 }
 
 void AgentImpl::OnContainerChanged(const std::string& path) {
@@ -494,7 +569,8 @@ void AgentImpl::OnFileModified(const std::string& dir, const std::string& name) 
 }
 
 void AgentImpl::Enqueue(FileState* f) {
-  if (f->queued || f->drained || !f->reader || !f->reader->open()) return;
+  if (f->queued || f->waiting_fd || f->drained || !f->reader) return;
+  if (!f->reader->open() && !(f->reader->suspended() && f->in_listing)) return;
   f->queued = true;
   run_queue_.push_back(f);
 }
@@ -528,6 +604,11 @@ std::optional<PositionEntry> AgentImpl::TakeLoadedPlain(const std::string& dir, 
 
 void AgentImpl::OpenFile(DirState& d, const std::string& name, const LogFileName& fname, const struct stat& st) {
   std::string path = d.info.path + "/" + name;
+  if (!MakeRoomForFd()) {
+    // Every open file is busy: try again when one goes idle (next poll tick).
+    retry_dirs_.insert(d.info.path);
+    return;
+  }
   uint64_t offset = 0;
   bool found_position = false;
   bool gzip = fname.generation == Generation::kGzip;
@@ -573,7 +654,10 @@ void AgentImpl::OpenFile(DirState& d, const std::string& name, const LogFileName
   if (!gzip) {
     // Look up the offset with an fd on this very inode.
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
+    if (fd < 0) {
+      NoteOpenError(d, path, errno);
+      return;
+    }
     auto e = TakeLoadedPlain(d.info.path, path, fd, st);
     close(fd);
     if (e) offset = e->offset;
@@ -587,7 +671,13 @@ void AgentImpl::OpenFile(DirState& d, const std::string& name, const LogFileName
   }
   auto r = FileReader::Open(path, gzip, offset, reader_options_);
   if (!r.ok()) {
-    if (r.status().code() != StatusCode::kNotFound) spdlog::warn("cannot open {}: {}", path, r.status().message());
+    if (r.status().code() == StatusCode::kNotFound) return;
+    int err = FileReader::LastOpenErrno();
+    if (err != 0) {
+      NoteOpenError(d, path, err);
+    } else {
+      spdlog::warn("cannot open {}: {}", path, r.status().message());
+    }
     return;
   }
   reader = std::move(r).value();
@@ -625,6 +715,8 @@ void AgentImpl::OpenFile(DirState& d, const std::string& name, const LogFileName
       "Records longer than max_line_size, truncated with a marker.", {{"path", canonical}});
   if (offset > 0) spdlog::debug("resuming {} at offset {}", path, fs->reader->consumed());
   FileState* raw = fs.get();
+  raw->last_active_mono = clock_.MonotonicNanos();
+  ++open_fds_;
   by_id_[raw->id] = raw;
   d.by_name[name] = raw;
   files_.push_back(std::move(fs));
@@ -633,16 +725,70 @@ void AgentImpl::OpenFile(DirState& d, const std::string& name, const LogFileName
 
 void AgentImpl::RescanDir(DirState& d) {
   std::vector<std::pair<std::string, LogFileName>> names;
-  if (DIR* dir = opendir(d.info.path.c_str())) {
+  DIR* dir = opendir(d.info.path.c_str());
+  if (!dir) {
+    // A failed listing is not an empty directory: keep every file as it is (open ones are
+    // still read through their fds). EACCES: the tree polls the directory until it can be
+    // listed and reports it in logq_shipper_unreadable_dirs.
+    int err = errno;
+    if (err == EMFILE || err == ENFILE) {
+      NoteFdExhausted(d.info.path, err);
+      retry_dirs_.insert(d.info.path);
+      return;
+    }
+    if (err != ENOENT && err != ENOTDIR) {
+      tree_->ReportListing(d.info.path, err, "");
+      return;
+    }
+    // Gone: every file is unlinked (drained below through its fd).
+  } else {
     while (struct dirent* e = readdir(dir)) {
       auto f = ParseLogFileName(e->d_name);
       if (f) names.emplace_back(e->d_name, *f);
     }
     closedir(dir);
   }
+  open_error_ = 0;
+  open_error_what_.clear();
   std::sort(names.begin(), names.end(), [](const auto& a, const auto& b) {
     return GenerationOrderKey(a.second) < GenerationOrderKey(b.second);
   });
+  // Suspended (idle-closed) files are found again by (dev, inode) AND head fingerprint under
+  // any listed name. One that is not listed any more was deleted (or its inode reused): it
+  // had nothing in flight, so it is retired now with its position as a "gone" record, before
+  // the .gz generations below are matched against the gone records.
+  std::map<FileState*, std::string> suspended_at;  // suspended file → listed name
+  {
+    std::vector<FileState*> vanished;
+    for (auto& [n, f] : d.by_name) {
+      if (!f->reader->suspended()) continue;
+      bool found = false;
+      for (const auto& [name, fname] : names) {
+        std::string path = d.info.path + "/" + name;
+        struct stat st;
+        if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        int same = f->reader->SameFile(path, st);
+        if (same < 0) {
+          // Cannot tell (out of fds, no permission): leave the directory as it is for now.
+          if (-same == EMFILE || -same == ENFILE) NoteFdExhausted(path, -same);
+          else tree_->ReportListing(d.info.path, -same, path);
+          retry_dirs_.insert(d.info.path);
+          return;
+        }
+        if (same == 1) {
+          suspended_at[f] = name;
+          found = true;
+          break;
+        }
+      }
+      if (!found) vanished.push_back(f);
+    }
+    for (FileState* f : vanished) {
+      spdlog::debug("{}: deleted or replaced while closed as idle", f->path);
+      RetireFile(f);
+    }
+    if (!vanished.empty()) d.ignored.clear();  // a .gz copy of it may now be the only copy
+  }
   // Index live files by inode.
   // Only files we hold open can be matched by inode: once an fd is closed, the inode number
   // may be reused by a new file (kubelet deletes a generation, the runtime creates 0.log).
@@ -652,8 +798,10 @@ void AgentImpl::RescanDir(DirState& d) {
   for (auto& [n, f] : d.by_name) {
     f->in_listing = false;
     if (f->reader->open()) by_ino[{f->reader->identity().dev, f->reader->identity().ino}] = f;
-    else closed_by_name[f->name] = f;
+    else if (!f->reader->suspended()) closed_by_name[f->name] = f;
   }
+  std::map<std::string, FileState*> suspended_by_name;
+  for (auto& [f, name] : suspended_at) suspended_by_name[name] = f;
   std::map<std::string, FileState*> by_name;
   std::set<std::tuple<uint64_t, uint64_t, std::string>> ignored_seen;
   for (auto& [name, fname] : names) {
@@ -661,6 +809,18 @@ void AgentImpl::RescanDir(DirState& d) {
     std::string path = d.info.path + "/" + name;
     if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     std::pair<uint64_t, uint64_t> key{st.st_dev, st.st_ino};
+    if (auto sp = suspended_by_name.find(name); sp != suspended_by_name.end()) {
+      FileState* f = sp->second;
+      if (f->name != name) {  // renamed (rotation) while closed
+        f->name = name;
+        f->path = path;
+        f->fname = fname;
+      }
+      f->in_listing = true;
+      by_name[name] = f;
+      Enqueue(f);  // reopened if it grew
+      continue;
+    }
     auto it = by_ino.find(key);
     if (it == by_ino.end()) {
       auto c = closed_by_name.find(name);
@@ -709,6 +869,10 @@ void AgentImpl::RescanDir(DirState& d) {
   }
   d.by_name = std::move(by_name);
   d.ignored = std::move(ignored_seen);
+  // A file that could not be opened for lack of permission makes the directory unreadable
+  // for the tree (polled, so the open is retried every poll interval); all opened: readable.
+  tree_->ReportListing(d.info.path, open_error_ == EACCES || open_error_ == EPERM ? open_error_ : 0,
+                       open_error_what_);
 }
 
 void AgentImpl::ReadSome() {
@@ -718,7 +882,9 @@ void AgentImpl::ReadSome() {
     FileState* f = run_queue_.front();
     run_queue_.pop_front();
     f->queued = false;
-    if (f->drained || !f->reader || !f->reader->open()) continue;
+    if (f->drained || !f->reader) continue;
+    if (f->reader->suspended() && !ResumeIfGrown(f)) continue;
+    if (!f->reader->open()) continue;
     uint64_t before = f->reader->read_offset();
     recs_.clear();
     ReadStatus s = f->reader->ReadOnce(&recs_, now_wall, clock_.MonotonicNanos());
@@ -741,6 +907,7 @@ void AgentImpl::ReadSome() {
     }
     HandleRecords(*f, recs_);
     if (s == ReadStatus::kData) {
+      f->last_active_mono = clock_.MonotonicNanos();
       Enqueue(f);
       continue;
     }
@@ -756,6 +923,7 @@ void AgentImpl::FinishFile(FileState* f) {
   HandleRecords(*f, recs_);
   // Only this file's held entries: other files' multiline blocks stay whole.
   if (scrapes_[f->target->scrape].pipeline) scrapes_[f->target->scrape].pipeline->FlushFile(f->id, *this);
+  if (f->reader->open() && open_fds_ > 0) --open_fds_;
   f->reader->CloseFd();
   f->drained = true;
 }
@@ -929,7 +1097,11 @@ void AgentImpl::RetireFile(FileState* f) {
     }
   }
   by_id_.erase(f->id);
+  if (f->reader->open() && open_fds_ > 0) --open_fds_;
   for (auto it = run_queue_.begin(); it != run_queue_.end();) it = *it == f ? run_queue_.erase(it) : std::next(it);
+  if (f->waiting_fd) {
+    waiting_fd_.erase(std::remove(waiting_fd_.begin(), waiting_fd_.end(), f), waiting_fd_.end());
+  }
   std::string canonical = CanonicalPath(f->dir, f->fname);
   files_.erase(std::remove_if(files_.begin(), files_.end(), [f](const auto& p) { return p.get() == f; }), files_.end());
   // The per-path series go away with the last generation of a file that no longer exists
@@ -1004,7 +1176,11 @@ void AgentImpl::MaybeSavePositions(bool force) {
     last_save_ok_mono_ = now;
     return;
   }
+  // The reserve fds are released for the write, so positions are saved even when the
+  // process ran out of file descriptors.
+  ReleaseReserveFds();
   Status st = SavePositionsFile(config_.positions.filename, data);
+  TakeReserveFds();
   if (st.ok()) {
     positions_writes_->Inc();
     last_saved_ = std::move(data);
@@ -1018,10 +1194,132 @@ void AgentImpl::MaybeSavePositions(bool force) {
   }
 }
 
+bool AgentImpl::Suspendable(const FileState& f) const {
+  // Only a plain file at its end with nothing unfinished or unacknowledged: everything it
+  // stands for is (identity, offset), so closing it loses nothing even if it is then deleted.
+  const FileReader& r = *f.reader;
+  return r.open() && !r.gzip() && !f.queued && !f.drained && f.in_listing && !r.unlinked() &&
+         r.consumed() == r.read_offset() && r.read_offset() == r.size() && !r.PendingStart() &&
+         f.tracker.pending_slots() == 0;
+}
+
+void AgentImpl::SuspendFile(FileState* f) {
+  f->reader->Suspend();
+  if (open_fds_ > 0) --open_fds_;
+}
+
+bool AgentImpl::MakeRoomForFd() {
+  if (open_fds_ < max_open_files_) return true;
+  FileState* victim = nullptr;
+  for (auto& f : files_) {
+    if (Suspendable(*f) && (!victim || f->last_active_mono < victim->last_active_mono)) victim = f.get();
+  }
+  if (!victim) return false;
+  SuspendFile(victim);
+  return true;
+}
+
+bool AgentImpl::ResumeIfGrown(FileState* f) {
+  struct stat st;
+  if (stat(f->path.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_ino) != f->reader->identity().ino ||
+      static_cast<uint64_t>(st.st_dev) != f->reader->identity().dev) {
+    rescan_dirs_.insert(f->dir);  // renamed or deleted while closed: find it by identity
+    return false;
+  }
+  if (static_cast<uint64_t>(st.st_size) == f->reader->read_offset()) return false;  // still idle
+  if (!MakeRoomForFd()) {
+    f->waiting_fd = true;
+    waiting_fd_.push_back(f);
+    return false;
+  }
+  Status r = f->reader->Resume(f->path);
+  if (r.ok()) {
+    ++open_fds_;
+    f->last_active_mono = clock_.MonotonicNanos();
+    return true;
+  }
+  int err = FileReader::LastOpenErrno();
+  if (err == EMFILE || err == ENFILE) {
+    NoteFdExhausted(f->path, err);
+    f->waiting_fd = true;
+    waiting_fd_.push_back(f);
+  } else if (err == EACCES || err == EPERM) {
+    tree_->ReportListing(f->dir, err, f->path);
+    f->waiting_fd = true;  // retried every poll interval
+    waiting_fd_.push_back(f);
+  } else {
+    rescan_dirs_.insert(f->dir);  // another file under this name now
+  }
+  return false;
+}
+
+void AgentImpl::NoteOpenError(DirState& d, const std::string& path, int err) {
+  if (err == EMFILE || err == ENFILE) {
+    NoteFdExhausted(path, err);
+    retry_dirs_.insert(d.info.path);
+  } else if (err == EACCES || err == EPERM) {
+    open_error_ = err;
+    open_error_what_ = path;
+  } else if (err != ENOENT) {
+    spdlog::warn("cannot open {}: {}", path, std::strerror(err));
+  }
+}
+
+void AgentImpl::NoteFdExhausted(const std::string& what, int err) {
+  fd_exhausted_->Inc();
+  int64_t now = clock_.MonotonicNanos();
+  fd_exhausted_mono_ = now;
+  fd_starved_ = true;
+  struct rlimit rl;
+  uint64_t soft = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? static_cast<uint64_t>(rl.rlim_cur) : 0;
+  std::string reason = std::string("out of file descriptors: open ") + what + ": " +
+                       (err == ENFILE ? "ENFILE (system-wide file table full)" : "EMFILE (Too many open files)") +
+                       " with " + std::to_string(open_fds_) + " log files open, RLIMIT_NOFILE " +
+                       std::to_string(soft) + "; raise the limit (ulimit -n) or lower shipper.max_open_files (" +
+                       std::to_string(max_open_files_) + ")";
+  {
+    std::lock_guard<std::mutex> l(fd_reason_mu_);
+    fd_reason_ = reason;
+  }
+  // The budget was too high for this process (other fds, a lower limit than assumed): lower
+  // it below what is open now, so idle files are closed before the next opens and sockets and
+  // the positions file find fds again.
+  size_t lowered = open_fds_ > 32 ? open_fds_ - 16 : std::max<size_t>(4, open_fds_ / 2);
+  if (lowered < max_open_files_) {
+    spdlog::warn("lowering the open log file budget from {} to {} after {}", max_open_files_, lowered,
+                 err == ENFILE ? "ENFILE" : "EMFILE");
+    max_open_files_ = lowered;
+    max_open_files_gauge_->Set(static_cast<double>(max_open_files_));
+  }
+  if (last_fd_log_mono_ == 0 || now - last_fd_log_mono_ >= 10 * kNanosPerSecond) {
+    last_fd_log_mono_ = now;
+    spdlog::error("{}; retrying as files go idle", reason);
+  }
+}
+
+void AgentImpl::ReleaseReserveFds() {
+  for (int& fd : reserve_fds_) {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+}
+
+void AgentImpl::TakeReserveFds() {
+  for (int& fd : reserve_fds_) {
+    if (fd < 0) fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+}
+
 void AgentImpl::UpdateGauges() {
-  size_t open = 0;
-  for (auto& f : files_) open += f->reader->open() ? 1 : 0;
+  size_t open = 0, suspended = 0;
+  for (auto& f : files_) {
+    open += f->reader->open() ? 1 : 0;
+    suspended += f->reader->suspended() ? 1 : 0;
+  }
+  open_fds_ = open;  // the incremental count is only a hint between ticks
   open_files_->Set(static_cast<double>(open));
+  suspended_files_->Set(static_cast<double>(suspended));
+  unreadable_dirs_->Set(static_cast<double>(tree_->unreadable_dirs()));
   tracked_files_->Set(static_cast<double>(files_.size()));
   watches_->Set(static_cast<double>(tree_->watches()));
   polled_dirs_->Set(static_cast<double>(tree_->polled_dirs()));
@@ -1064,6 +1362,28 @@ void AgentImpl::Tick() {
   }
   if (now >= next_poll_mono_) {
     next_poll_mono_ = now + config_.tail.fallback_poll_interval_ns;
+    // Idle files are closed; files that grew while the budget was full, and directories whose
+    // opens were deferred, get their fds now if there is room.
+    bool was_starved = fd_starved_.exchange(false);  // set again by every open that fails
+    int64_t idle = config_.tail.idle_file_timeout_ns;
+    for (auto& f : files_) {
+      if (idle > 0 && now - f->last_active_mono >= idle && Suspendable(*f)) SuspendFile(f.get());
+    }
+    while (!waiting_fd_.empty()) {
+      FileState* f = waiting_fd_.front();
+      waiting_fd_.pop_front();
+      f->waiting_fd = false;
+      Enqueue(f);
+    }
+    if (!retry_dirs_.empty()) {
+      std::set<std::string> retry;
+      retry.swap(retry_dirs_);
+      for (const auto& p : retry) {
+        auto it = dirs_.find(p);
+        if (it != dirs_.end() && !it->second.deferred) RescanDir(it->second);
+      }
+    }
+    if (was_starved && !fd_starved_) spdlog::info("file descriptors available again");
     tree_->Poll();
     // Directories waiting for pod metadata: retry, or give up after 10s.
     for (auto& [p, d] : dirs_) {
@@ -1118,6 +1438,14 @@ Status AgentImpl::Run() {
   while (!stopping) {
     ProcessResults();
     ReadSome();
+    if (!rescan_dirs_.empty()) {
+      std::set<std::string> dirs;
+      dirs.swap(rescan_dirs_);
+      for (const auto& p : dirs) {
+        auto it = dirs_.find(p);
+        if (it != dirs_.end() && !it->second.deferred) RescanDir(it->second);
+      }
+    }
     Tick();
     int timeout_ms = 200;
     if (!run_queue_.empty() && !Backpressured()) timeout_ms = 0;
@@ -1148,7 +1476,7 @@ Status AgentImpl::Run() {
   ProcessResults();
   MaybeSavePositions(true);
   if (sfd >= 0) close(sfd);
-  spdlog::info("stopped; positions saved to {}", config_.positions.filename);
+  if (positions_ok_) spdlog::info("stopped; positions saved to {}", config_.positions.filename);
   return positions_ok_ ? Status::OK() : Internal("could not save positions to " + config_.positions.filename);
 }
 

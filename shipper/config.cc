@@ -252,6 +252,8 @@ Result<ShipperConfig> ParseShipperConfig(std::string_view yaml_in, std::string_v
     s.Field("fallback_poll_interval", Duration(&c.tail.fallback_poll_interval_ns));
     s.Field("rescan_interval", Duration(&c.tail.rescan_interval_ns));
     s.Field("max_watches", Int(&c.tail.max_watches, 0, 100'000'000));
+    s.Field("max_open_files", Int(&c.tail.max_open_files, 0, 100'000'000));
+    s.Field("idle_file_timeout", Duration(&c.tail.idle_file_timeout_ns));
     s.Finish();
   }
   top.Field("target_config", [](const YAML::Node&) { return Status::OK(); });  // Promtail's; unused

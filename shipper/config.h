@@ -68,6 +68,12 @@ struct TailSection {
   int64_t fallback_poll_interval_ns = 1'000'000'000;  // polled (unwatched) dirs; default 1s
   int64_t rescan_interval_ns = 10'000'000'000; // safety rescan of open files; default 10s
   int max_watches = 0;                         // own inotify watch cap; 0 = kernel's
+  // File descriptors for log files: idle files beyond this are closed (and reopened by path +
+  // identity when they grow). 0 = auto: the soft RLIMIT_NOFILE minus a reserve (1/8, at
+  // least 64) for sockets, the positions file and transient opens. Default 0.
+  int max_open_files = 0;
+  // A plain file with no growth and nothing in flight for this long is closed. Default 1m.
+  int64_t idle_file_timeout_ns = 60'000'000'000;
 };
 
 struct ShipperConfig {

@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <sstream>
 #include <memory>
@@ -157,9 +159,20 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   // One fd per tailed generation: lift the soft limit to the hard one.
   struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    if (rl.rlim_cur < rl.rlim_max) {
+      rlim_t before = rl.rlim_cur;
+      rl.rlim_cur = rl.rlim_max;
+      if (setrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        spdlog::info("raised the RLIMIT_NOFILE soft limit from {} to the hard limit {}",
+                     static_cast<uint64_t>(before), static_cast<uint64_t>(rl.rlim_max));
+      } else {
+        spdlog::warn("could not raise the RLIMIT_NOFILE soft limit from {} to {}: {}",
+                     static_cast<uint64_t>(before), static_cast<uint64_t>(rl.rlim_max), std::strerror(errno));
+      }
+    } else {
+      spdlog::info("RLIMIT_NOFILE: {} (soft = hard)", static_cast<uint64_t>(rl.rlim_cur));
+    }
   }
 
   logq::MetricsRegistry metrics;

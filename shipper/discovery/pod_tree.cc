@@ -14,34 +14,37 @@ namespace logq::shipper {
 namespace {
 
 constexpr uint32_t kDirMask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF |
-                              IN_MOVE_SELF | IN_ONLYDIR;
+                              IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW;
 constexpr uint32_t kContainerMask = kDirMask | IN_MODIFY;
 
-// Names of subdirectories (or, with files=true, entries of any type) of `path`.
-std::vector<std::string> ListDir(const std::string& path, bool dirs_only) {
-  std::vector<std::string> out;
+// Why a directory could not be listed: 0 (listed), or errno of opendir.
+// Subdirectory names of `path`; symlinks are reported in *links and never followed.
+int ListDirs(const std::string& path, std::vector<std::string>* out, std::vector<std::string>* links) {
   DIR* d = opendir(path.c_str());
-  if (!d) return out;
+  if (!d) return errno;
   while (struct dirent* e = readdir(d)) {
     std::string n = e->d_name;
     if (n == "." || n == "..") continue;
-    if (dirs_only) {
-      bool is_dir = e->d_type == DT_DIR;
-      if (e->d_type == DT_UNKNOWN || e->d_type == DT_LNK) {
-        struct stat st;
-        is_dir = stat((path + "/" + n).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-      }
-      if (!is_dir) continue;
+    unsigned char type = e->d_type;
+    if (type == DT_UNKNOWN) {
+      struct stat st;
+      if (lstat((path + "/" + n).c_str(), &st) != 0) continue;
+      type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : DT_REG;
     }
-    out.push_back(std::move(n));
+    if (type == DT_LNK) links->push_back(std::move(n));
+    else if (type == DT_DIR) out->push_back(std::move(n));
   }
   closedir(d);
-  return out;
+  return 0;
 }
 
-bool IsDir(const std::string& p) {
+// The root may be a symlink (configured); everything below it is checked with lstat.
+bool IsDir(const std::string& p, bool follow, struct stat* st) {
+  return (follow ? stat(p.c_str(), st) : lstat(p.c_str(), st)) == 0 && S_ISDIR(st->st_mode);
+}
+bool IsDir(const std::string& p, bool follow) {
   struct stat st;
-  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  return IsDir(p, follow, &st);
 }
 
 std::string Parent(const std::string& p) {
@@ -66,17 +69,47 @@ PodTree::~PodTree() {
   if (inotify_fd_ >= 0) close(inotify_fd_);
 }
 
-void PodTree::Track(const std::string& path, Kind kind) {
+bool PodTree::Track(const std::string& path, Kind kind) {
   auto it = dirs_.find(path);
-  if (it != dirs_.end()) return;
+  if (it != dirs_.end()) return true;
   Dir d;
   d.kind = kind;
+  struct stat st;
+  if (!IsDir(path, kind == Kind::kRoot, &st)) return false;  // gone, or not a directory
+  d.dev = st.st_dev;
+  d.ino = st.st_ino;
   bool limited = options_.max_watches > 0 && static_cast<int>(wd_to_dir_.size()) >= options_.max_watches;
   if (!limited) {
-    int wd = inotify_add_watch(inotify_fd_, path.c_str(), kind == Kind::kContainer ? kContainerMask : kDirMask);
+    uint32_t mask = kind == Kind::kContainer ? kContainerMask : kDirMask;
+    if (kind == Kind::kRoot) mask &= ~static_cast<uint32_t>(IN_DONT_FOLLOW);
+    int wd = inotify_add_watch(inotify_fd_, path.c_str(), mask);
     if (wd >= 0) {
+      auto other = wd_to_dir_.find(wd);
+      if (other != wd_to_dir_.end() && other->second != path) {
+        auto od = dirs_.find(other->second);
+        if (od != dirs_.end() && od->second.dev == d.dev && od->second.ino == d.ino) {
+          // The same directory under a second path (a bind mount): tracking it twice would
+          // ship every container twice.
+          spdlog::warn("{} is the same directory as {}; not tracked twice", path, other->second);
+          return false;
+        }
+        // The kernel freed this wd (its directory was deleted) and reused it: the old
+        // directory has no watch any more; poll it until its parent's rescan drops it. The
+        // IN_IGNORED of the freed watch is still queued: it must not kill the new mapping.
+        if (od != dirs_.end()) {
+          od->second.wd = -1;
+          od->second.lost_watch = true;
+          polled_.insert(od->first);
+        }
+        ++pending_ignored_[wd];
+      }
       d.wd = wd;
       wd_to_dir_[wd] = path;
+    } else if (errno == EACCES || errno == EPERM) {
+      if (unreadable_.insert(path).second) {
+        spdlog::warn("{}: cannot watch: {}; polling it until it can be read (logq_shipper_unreadable_dirs)", path,
+                     std::strerror(errno));
+      }
     } else if (errno != ENOSPC) {
       spdlog::warn("inotify_add_watch {}: {}; polling it", path, std::strerror(errno));
     } else {
@@ -91,16 +124,36 @@ void PodTree::Track(const std::string& path, Kind kind) {
     polled_.insert(path);
   }
   dirs_[path] = d;
+  return true;
+}
+
+bool PodTree::ListSubdirs(const std::string& path, std::vector<std::string>* dirs) {
+  std::vector<std::string>& out = *dirs;
+  std::vector<std::string> links;
+  int err = ListDirs(path, &out, &links);
+  ReportListing(path, err, "");
+  for (const std::string& l : links) {
+    std::string p = path + "/" + l;
+    if (symlinks_seen_.size() < 10000 && symlinks_seen_.insert(p).second) {
+      spdlog::info("{} is a symlink: not followed (discovery never follows symlinks)", p);
+    }
+  }
+  return err == 0;
 }
 
 void PodTree::Untrack(const std::string& path) {
   auto it = dirs_.find(path);
   if (it == dirs_.end()) return;
   if (it->second.wd >= 0) {
+    // Removed by us, or already by the kernel (directory deleted): either way one IN_IGNORED
+    // for this wd is still to be read.
     inotify_rm_watch(inotify_fd_, it->second.wd);
     wd_to_dir_.erase(it->second.wd);
+    ++pending_ignored_[it->second.wd];
   }
   polled_.erase(path);
+  unreadable_.erase(path);
+  failed_.erase(path);
   dirs_.erase(it);
 }
 
@@ -111,7 +164,7 @@ void PodTree::Scan() {
 
 void PodTree::ScanRoot() {
   const std::string& root = options_.root;
-  if (!IsDir(root)) {
+  if (!IsDir(root, true)) {
     // Not there (yet): poll for it; forget what was under it.
     std::vector<std::string> pods;
     for (const auto& [p, d] : dirs_) {
@@ -125,13 +178,25 @@ void PodTree::ScanRoot() {
   if (!dirs_.count(root)) {
     polled_.erase(root);
     Track(root, Kind::kRoot);
+  } else if (dirs_[root].wd < 0) {
+    RetryWatch(root);
   }
   std::set<std::string> seen;
-  for (const std::string& n : ListDir(root, true)) {
+  std::vector<std::string> names;
+  // Not listable (EACCES): keep what is known; the root is polled until it can be read.
+  if (!ListSubdirs(root, &names)) return;
+  for (const std::string& n : names) {
     std::string p = root + "/" + n;
-    seen.insert(p);
+    auto known = dirs_.find(p);
+    struct stat st;
+    if (known != dirs_.end() && IsDir(p, false, &st) &&
+        (known->second.lost_watch || static_cast<uint64_t>(st.st_dev) != known->second.dev ||
+         static_cast<uint64_t>(st.st_ino) != known->second.ino)) {
+      RemovePod(p);  // deleted and created again under the same name: a new pod directory
+    }
     bool fresh = !dirs_.count(p);
-    if (fresh) Track(p, Kind::kPod);
+    if (fresh && !Track(p, Kind::kPod)) continue;
+    seen.insert(p);
     ScanPod(p);
   }
   std::vector<std::string> gone;
@@ -145,11 +210,28 @@ void PodTree::ScanPod(const std::string& pod_path) {
   std::string pod_name = pod_path.substr(pod_path.rfind('/') + 1);
   auto pod = ParsePodDirName(pod_name);
   std::set<std::string> seen;
-  for (const std::string& n : ListDir(pod_path, true)) {
+  std::vector<std::string> names;
+  // Not listable: keep its containers (a failed listing is not an empty directory).
+  if (!ListSubdirs(pod_path, &names)) return;
+  for (const std::string& n : names) {
     std::string p = pod_path + "/" + n;
+    if (containers_.count(p)) {
+      auto d = dirs_.find(p);
+      struct stat st;
+      if (d == dirs_.end() || !IsDir(p, false, &st) ||
+          (!d->second.lost_watch && static_cast<uint64_t>(st.st_dev) == d->second.dev &&
+           static_cast<uint64_t>(st.st_ino) == d->second.ino)) {
+        seen.insert(p);
+        continue;
+      }
+      // Deleted and created again under the same name: a new directory (the old watch died
+      // with the old one). Report the old one removed, then track the new one.
+      Untrack(p);
+      containers_.erase(p);
+      listener_->OnContainerRemoved(p);
+    }
+    if (!Track(p, Kind::kContainer)) continue;
     seen.insert(p);
-    if (containers_.count(p)) continue;
-    Track(p, Kind::kContainer);
     ContainerDir c;
     c.path = p;
     c.pod = pod.value_or(PodDirName{"", pod_name, ""});
@@ -199,6 +281,10 @@ void PodTree::HandleEvents() {
         overflow = true;
         continue;
       }
+      if (ev->mask & IN_IGNORED) {
+        HandleIgnored(ev->wd, &rescan_pods, &rescan_root);
+        continue;
+      }
       auto it = wd_to_dir_.find(ev->wd);
       if (it == wd_to_dir_.end()) continue;
       const std::string& dir = it->second;
@@ -227,6 +313,7 @@ void PodTree::HandleEvents() {
   }
   if (overflow) {
     ++overflows_;
+    pending_ignored_.clear();  // events were lost; a stray IN_IGNORED only re-tracks a directory
     spdlog::warn("inotify queue overflow: rescanning {}", options_.root);
     Scan();
     return;
@@ -235,12 +322,87 @@ void PodTree::HandleEvents() {
     ScanRoot();
   } else {
     for (const auto& p : rescan_pods) {
-      if (IsDir(p)) ScanPod(p);
+      if (IsDir(p, false)) ScanPod(p);
       else RemovePod(p);
     }
   }
   for (const auto& c : changed) {
     if (containers_.count(c)) listener_->OnContainerChanged(c);
+  }
+}
+
+void PodTree::HandleIgnored(int wd, std::set<std::string>* rescan_pods, bool* rescan_root) {
+  // The kernel dropped watch `wd`. Expected after our own inotify_rm_watch, or for a wd we
+  // already saw handed out again (pending_ignored_). Otherwise the directory it watched was
+  // deleted (or unmounted): it has no watch any more, and its parent's rescan decides whether
+  // a directory of that name exists again (tracked anew: see ScanPod / ScanRoot).
+  auto p = pending_ignored_.find(wd);
+  if (p != pending_ignored_.end()) {
+    if (--p->second == 0) pending_ignored_.erase(p);
+    return;
+  }
+  auto it = wd_to_dir_.find(wd);
+  if (it == wd_to_dir_.end()) return;
+  std::string path = it->second;
+  wd_to_dir_.erase(it);
+  auto d = dirs_.find(path);
+  if (d == dirs_.end()) return;
+  d->second.wd = -1;
+  d->second.lost_watch = true;
+  polled_.insert(path);
+  if (d->second.kind == Kind::kContainer) rescan_pods->insert(Parent(path));
+  else *rescan_root = true;
+}
+
+bool PodTree::RetryWatch(const std::string& path) {
+  auto d = dirs_.find(path);
+  if (d == dirs_.end()) return false;
+  if (d->second.wd >= 0) return true;
+  if (options_.max_watches > 0 && static_cast<int>(wd_to_dir_.size()) >= options_.max_watches) return false;
+  struct stat st;
+  if (!IsDir(path, d->second.kind == Kind::kRoot, &st) || static_cast<uint64_t>(st.st_dev) != d->second.dev ||
+      static_cast<uint64_t>(st.st_ino) != d->second.ino) {
+    return false;
+  }
+  uint32_t mask = d->second.kind == Kind::kContainer ? kContainerMask : kDirMask;
+  if (d->second.kind == Kind::kRoot) mask &= ~static_cast<uint32_t>(IN_DONT_FOLLOW);
+  int wd = inotify_add_watch(inotify_fd_, path.c_str(), mask);
+  if (wd < 0) return false;
+  auto other = wd_to_dir_.find(wd);
+  if (other != wd_to_dir_.end() && other->second != path) {
+    auto od = dirs_.find(other->second);
+    if (od != dirs_.end()) {
+      od->second.wd = -1;
+      od->second.lost_watch = true;
+      polled_.insert(od->first);
+    }
+    ++pending_ignored_[wd];
+  }
+  wd_to_dir_[wd] = path;
+  d->second.wd = wd;
+  if (!unreadable_.count(path)) polled_.erase(path);
+  return true;
+}
+
+void PodTree::ReportListing(const std::string& path, int err, const std::string& what) {
+  if (!dirs_.count(path)) return;
+  if (err == EACCES || err == EPERM) {
+    if (unreadable_.insert(path).second) {
+      spdlog::warn("{}: {}: {}; polling it until it can be read (logq_shipper_unreadable_dirs)",
+                   what.empty() ? path : what, what.empty() ? "cannot list" : "cannot open",
+                   std::strerror(err));
+    }
+    polled_.insert(path);
+  } else if (err == EMFILE || err == ENFILE) {
+    // Out of file descriptors: listed again every poll until it works.
+    failed_.insert(path);
+    polled_.insert(path);
+    listener_->OnListError(path, err);
+  } else if (err == 0) {
+    bool was_unreadable = unreadable_.erase(path) > 0;
+    bool was_failed = failed_.erase(path) > 0;
+    if ((was_unreadable || was_failed) && RetryWatch(path)) polled_.erase(path);
+    if (was_unreadable) spdlog::info("{} can be read again", path);
   }
 }
 
@@ -254,8 +416,10 @@ void PodTree::Poll() {
     }
     auto d = dirs_.find(p);
     if (d == dirs_.end()) continue;
+    // A watch that failed (EACCES, or its wd was reused) is retried on every poll.
+    if (d->second.wd < 0 && unreadable_.count(p)) RetryWatch(p);
     if (d->second.kind == Kind::kPod) {
-      if (IsDir(p)) ScanPod(p);
+      if (IsDir(p, false)) ScanPod(p);
       else RemovePod(p);
     } else if (d->second.kind == Kind::kContainer) {
       if (containers_.count(p)) listener_->OnContainerChanged(p);

@@ -16,7 +16,11 @@ size_t LongLineCap(const JoinerOptions& o) {
   return cap + 4096;  // room for the CRI/docker framing around the message
 }
 
+thread_local int last_open_errno = 0;
+
 }  // namespace
+
+int FileReader::LastOpenErrno() { return last_open_errno; }
 
 FileReader::FileReader(std::string path, bool gzip, const ReaderOptions& options)
     : path_(std::move(path)), gzip_(gzip), options_(options), joiner_(options.joiner) {}
@@ -39,6 +43,7 @@ Result<std::unique_ptr<FileReader>> FileReader::Open(const std::string& path, bo
                                                      uint64_t offset, const ReaderOptions& options) {
   std::unique_ptr<FileReader> r(new FileReader(path, gzip, options));
   r->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  last_open_errno = r->fd_ < 0 ? errno : 0;
   if (r->fd_ < 0) {
     if (errno == ENOENT) return NotFound(path + ": no such file");
     return Internal(path + ": open: " + std::strerror(errno));
@@ -81,6 +86,46 @@ Result<std::unique_ptr<FileReader>> FileReader::Open(const std::string& path, bo
   r->read_pos_ = offset;
   r->consumed_ = offset;
   return r;
+}
+
+void FileReader::Suspend() {
+  if (gzip_ || fd_ < 0) return;
+  CloseFd();
+  suspended_ = true;
+}
+
+int FileReader::SameFile(const std::string& path, const struct stat& st) const {
+  if (static_cast<uint64_t>(st.st_dev) != id_.dev || static_cast<uint64_t>(st.st_ino) != id_.ino) return 0;
+  if (id_.fp_len == 0) return 1;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? 0 : -errno;
+  uint64_t h = 0;
+  bool same = HashPrefixFd(fd, id_.fp_len, &h) && h == id_.fp_hash;
+  close(fd);
+  return same ? 1 : 0;
+}
+
+Status FileReader::Resume(const std::string& path) {
+  if (!suspended_) return Status::OK();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  last_open_errno = fd < 0 ? errno : 0;
+  if (fd < 0) {
+    if (errno == ENOENT) return NotFound(path + ": no such file");
+    return Internal(path + ": open: " + std::strerror(errno));
+  }
+  struct stat st;
+  uint64_t h = 0;
+  bool same = fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_dev) == id_.dev &&
+              static_cast<uint64_t>(st.st_ino) == id_.ino &&
+              (id_.fp_len == 0 || (HashPrefixFd(fd, id_.fp_len, &h) && h == id_.fp_hash));
+  if (!same || lseek(fd, static_cast<off_t>(read_pos_), SEEK_SET) < 0) {
+    close(fd);
+    return NotFound(path + ": another file now");
+  }
+  fd_ = fd;
+  suspended_ = false;
+  path_ = path;
+  return Status::OK();
 }
 
 bool FileReader::Stat() {

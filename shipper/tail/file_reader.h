@@ -15,6 +15,8 @@
 // Thread-safety: none; used by the shipper's event-loop thread.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -88,6 +90,22 @@ class FileReader {
   void CloseFd();
   bool open() const { return fd_ >= 0; }
 
+  // Idle-file suspension (plain files only): Suspend() closes the fd but keeps every offset
+  // and unfinished record in memory; Resume(path) reopens `path` and continues at
+  // read_offset() if it is the same file: same (dev, inode) and the same head fingerprint.
+  // Resume errors: NotFound when `path` is gone or is another file (the caller looks for
+  // the file under other names, or treats it as deleted); Internal otherwise, with the
+  // errno in LastOpenErrno() (EMFILE: out of file descriptors, retry later).
+  void Suspend();
+  Status Resume(const std::string& path);
+  bool suspended() const { return suspended_; }
+  // 1 when `st` (a stat of a candidate path) and the head of the file at `path` match this
+  // reader's identity, 0 when they do not, -errno when the file could not be opened to tell
+  // (EMFILE...). Opens and closes one fd when (dev, inode) match.
+  int SameFile(const std::string& path, const struct stat& st) const;
+  // errno of the last failed open()/Resume() on this thread (0 when the failure had none).
+  static int LastOpenErrno();
+
  private:
   FileReader(std::string path, bool gzip, const ReaderOptions& options);
   void ProcessLine(std::string_view line, uint64_t start, uint64_t end, int64_t now_wall_ns,
@@ -109,6 +127,7 @@ class FileReader {
   uint64_t consumed_ = 0;
   uint64_t size_ = 0;
   bool unlinked_ = false;
+  bool suspended_ = false;
   // A physical line longer than the cap: its head is kept, the rest discarded up to '\n'.
   bool skipping_ = false;
   std::string long_head_;

@@ -57,13 +57,21 @@ class ShipperProcess {
   ShipperProcess(std::string dir, std::string config_yaml) : dir_(std::move(dir)) {
     std::ofstream(dir_ + "/shipper.yaml") << config_yaml;
   }
+  // Runs the shipper through `wrapper` (argv prefix, e.g. {"/usr/bin/prlimit", "--nofile=64:64"}
+  // or setpriv to drop privileges); empty: directly.
+  void SetWrapper(std::vector<std::string> wrapper) { wrapper_ = std::move(wrapper); }
   Status Start() {
     ++starts_;
     log_ = dir_ + "/shipper-" + std::to_string(starts_) + ".log";
-    auto p = testing::Process::Start(ShipperBinary(),
-                                     {"-config.file=" + dir_ + "/shipper.yaml", "-server.http-listen-address=127.0.0.1",
-                                      "-server.http-listen-port=0", "-log.level=info"},
-                                     log_);
+    std::vector<std::string> args = {"-config.file=" + dir_ + "/shipper.yaml", "-server.http-listen-address=127.0.0.1",
+                                     "-server.http-listen-port=0", "-log.level=info"};
+    std::string binary = ShipperBinary();
+    if (!wrapper_.empty()) {
+      args.insert(args.begin(), binary);
+      args.insert(args.begin(), wrapper_.begin() + 1, wrapper_.end());
+      binary = wrapper_[0];
+    }
+    auto p = testing::Process::Start(binary, args, log_);
     if (!p.ok()) return p.status();
     proc_ = std::move(p).value();
     // Learn the metrics port from "listening on 127.0.0.1:<port>".
@@ -90,6 +98,11 @@ class ShipperProcess {
     TestHttpClient c("http://127.0.0.1:" + std::to_string(port_), std::chrono::seconds(5));
     return c.Get("/ready").status;
   }
+  std::string ReadyBody() {
+    TestHttpClient c("http://127.0.0.1:" + std::to_string(port_), std::chrono::seconds(5));
+    return c.Get("/ready").body;
+  }
+  pid_t pid() const { return proc_ ? proc_->pid() : -1; }
   std::string Log() const { return testing::ReadFileOrEmpty(log_); }
   std::string AllLogs() const {
     std::string s;
@@ -103,6 +116,7 @@ class ShipperProcess {
   std::unique_ptr<testing::Process> proc_;
   uint16_t port_ = 0;
   int starts_ = 0;
+  std::vector<std::string> wrapper_;
 };
 
 // The message of line `seq` of stream `id`: deterministic, so corruption is detectable.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -123,6 +124,65 @@ TEST(PodTreeTest, FallsBackToPollingPastTheWatchLimit) {
   rec.changed.clear();
   (*t)->Poll();  // a polled container dir is rescanned on every poll
   EXPECT_TRUE(rec.changed.count(pod + "/c"));
+}
+
+// A symlink to the root (a loop) and one to a pod inside the root are not followed: the
+// root's watch stays the root's, and a pod created afterwards is discovered. (Following the
+// link used to re-map the root's watch descriptor to the link, so new pods were never seen.)
+TEST(PodTreeTest, SymlinksAreNotFollowedAndNewPodsAreStillFound) {
+  testing::TempDir dir;
+  std::string root = dir.path() + "/pods";
+  mkdir(root.c_str(), 0755);
+  std::string pod = root + "/ns_p_u";
+  mkdir(pod.c_str(), 0755);
+  mkdir((pod + "/c").c_str(), 0755);
+  ASSERT_EQ(symlink(root.c_str(), (root + "/loop").c_str()), 0);
+  ASSERT_EQ(symlink(pod.c_str(), (root + "/ns_alias_u2").c_str()), 0);
+  ASSERT_EQ(symlink((pod + "/c").c_str(), (pod + "/c-link").c_str()), 0);
+  Recorder rec;
+  auto t = PodTree::Create(PodTreeOptions{root, 0}, &rec);
+  ASSERT_TRUE(t.ok());
+  (*t)->Scan();
+  EXPECT_EQ(rec.added, std::set<std::string>{pod + "/c"});
+  EXPECT_EQ((*t)->watches(), 3u);
+  EXPECT_EQ((*t)->symlinks_skipped(), 3u);
+  std::string pod2 = root + "/ns_q_u3";
+  mkdir(pod2.c_str(), 0755);
+  mkdir((pod2 + "/d").c_str(), 0755);
+  EXPECT_TRUE(PumpUntil(**t, [&] { return rec.added.count(pod2 + "/d") > 0; }));
+  { std::ofstream f(pod2 + "/d/0.log"); }
+  EXPECT_TRUE(PumpUntil(**t, [&] { return rec.changed.count(pod2 + "/d") > 0; }));
+  EXPECT_EQ(rec.added.size(), 2u);
+}
+
+// A container directory deleted and created again under the same name (the kernel dropped
+// the old watch descriptor): the new directory gets its own watch, so its files are seen.
+TEST(PodTreeTest, ReplacedDirectoryGetsANewWatch) {
+  testing::TempDir dir;
+  std::string root = dir.path() + "/pods";
+  mkdir(root.c_str(), 0755);
+  std::string pod = root + "/ns_p_u";
+  mkdir(pod.c_str(), 0755);
+  std::string c = pod + "/c";
+  mkdir(c.c_str(), 0755);
+  Recorder rec;
+  auto t = PodTree::Create(PodTreeOptions{root, 0}, &rec);
+  ASSERT_TRUE(t.ok());
+  (*t)->Scan();
+  ASSERT_TRUE(rec.added.count(c));
+  // Replaced before the loop reads the events.
+  rmdir(c.c_str());
+  mkdir(c.c_str(), 0755);
+  EXPECT_TRUE(PumpUntil(**t, [&] { return rec.removed.count(c) > 0; })) << "replacement not noticed";
+  EXPECT_TRUE(PumpUntil(**t, [&] { return (*t)->polled_dirs() == 0 && (*t)->watches() == 3; }))
+      << "polled " << (*t)->polled_dirs() << " watches " << (*t)->watches();
+  rec.modified.clear();
+  rec.changed.clear();
+  { std::ofstream f(c + "/0.log"); }
+  EXPECT_TRUE(PumpUntil(**t, [&] { return rec.changed.count(c) > 0; }));
+  { std::ofstream f(c + "/0.log", std::ios::app); f << "x\n"; }
+  EXPECT_TRUE(PumpUntil(**t, [&] { return rec.modified.count(c + "/0.log") > 0; }));
+  EXPECT_EQ((*t)->containers(), 1u);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "shipper/tail/file_reader.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -173,6 +174,40 @@ TEST(FileReaderTest, RawLinesGetThePreviousTimestamp) {
   ASSERT_EQ(recs.size(), 2u);  // the empty line is skipped
   EXPECT_EQ(recs[1].line, "not cri at all");
   EXPECT_EQ(recs[1].timestamp_ns, recs[0].timestamp_ns);
+}
+
+// Idle suspension: the fd is closed; Resume continues at the same offset when the path still
+// holds the same file, and refuses a different file under that name.
+TEST(FileReaderTest, SuspendAndResumeByPathAndIdentity) {
+  testing::TempDir dir;
+  std::string p = dir.path() + "/0.log";
+  Append(p, Cri("one") + Cri("two"));
+  auto r = FileReader::Open(p, false, 0, {});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Drain(**r).size(), 2u);
+  (*r)->Suspend();
+  EXPECT_FALSE((*r)->open());
+  EXPECT_TRUE((*r)->suspended());
+  Append(p, Cri("three"));
+  // Renamed while closed: found under the new name by (dev, inode) + fingerprint.
+  std::string moved = dir.path() + "/0.log.20261207-000000";
+  ASSERT_EQ(rename(p.c_str(), moved.c_str()), 0);
+  EXPECT_EQ((*r)->Resume(p).code(), StatusCode::kNotFound);
+  struct stat st;
+  ASSERT_EQ(stat(moved.c_str(), &st), 0);
+  EXPECT_EQ((*r)->SameFile(moved, st), 1);
+  ASSERT_TRUE((*r)->Resume(moved).ok());
+  auto recs = Drain(**r);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].line, "three");
+  // A different file under the old name (even one reusing the inode) is not resumed.
+  (*r)->Suspend();
+  unlink(moved.c_str());
+  Append(moved, Cri("another file"));
+  ASSERT_EQ(stat(moved.c_str(), &st), 0);
+  EXPECT_EQ((*r)->SameFile(moved, st), 0);
+  EXPECT_EQ((*r)->Resume(moved).code(), StatusCode::kNotFound);
+  EXPECT_TRUE((*r)->suspended());
 }
 
 }  // namespace
