@@ -137,6 +137,14 @@ Result<std::vector<Token>> Lex(std::string_view q) {
       char* end = nullptr;
       double v = std::strtod(text.c_str(), &end);
       if (end == text.c_str() + text.size() && text.find_first_of("xX") == std::string::npos) {
+        // Like Go's strconv.ParseFloat (Loki's literal parsing), a finite literal too large for
+        // a double is an error, not +Inf (which the printer could not write back as LogQL).
+        if (std::isinf(v)) {
+          return ParseErrorAt(q, start,
+                              fmt::format("unable to parse literal as a float: strconv.ParseFloat: "
+                                          "parsing \"{}\": value out of range",
+                                          text));
+        }
         t.type = Tok::kNumber;
         t.number = v;
       } else if (auto d = ParseDuration(text); d.ok()) {
