@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
 done
 [ "$MODE" = auto ] && { [ -t 0 ] && [ -t 1 ] && MODE=serve || MODE=once; }
 
-LOGQ_TARGETS="logq-store logq-shipper" scripts/build.sh >/dev/null
+LOGQ_TARGETS="logq-store logq-shipper logq" scripts/build.sh >/dev/null
 BIN="${LOGQ_BUILD_DIR:-build}/store/server/logq-store"
 SHIPPER_BIN="${LOGQ_BUILD_DIR:-build}/shipper/logq-shipper"
 DATA=./logq-data
@@ -93,22 +93,18 @@ done
 echo "shipped $stored of $total sample lines"
 [ "${stored:-0}" -ge "$total" ] || { echo "logq-shipper did not deliver every line:"; cat "$DATA/logq-shipper.log"; exit 1; }
 
-echo
-echo "== labels:   GET /loki/api/v1/labels"
-curl -s "$ADDR/loki/api/v1/labels"
-echo
-echo "== values:   GET /loki/api/v1/label/namespace/values"
-curl -s "$ADDR/loki/api/v1/label/namespace/values"
-echo
-echo '== query:    {namespace="shop", container="checkout"} | json | level="error"'
-curl -s -G "$ADDR/loki/api/v1/query_range" \
-  --data-urlencode 'query={namespace="shop", container="checkout"} | json | level="error"' \
-  --data-urlencode limit=5 | head -c 1500
-echo
-echo
-echo '== metric:   sum by (namespace) (count_over_time({namespace=~".+"}[1h]))'
-curl -s -G "$ADDR/loki/api/v1/query" \
-  --data-urlencode 'query=sum by (namespace) (count_over_time({namespace=~".+"}[1h]))' | head -c 1500
+# The results, shown through the logq CLI (build/query/cli/logq; logcli's flags).
+LOGQ="${LOGQ_BUILD_DIR:-build}/query/cli/logq"
+export LOGQ_ADDR="$ADDR"
+show() {  # prints the command as typed (the query quoted), then runs it
+  local shown="" a
+  for a in "$@"; do case "$a" in *[\ \{\"]*) shown+=" '$a'" ;; *) shown+=" $a" ;; esac; done
+  echo; echo "\$ logq$shown"; "$LOGQ" "$@" || true
+}
+show -q labels
+show -q labels namespace
+show -q query --since=10m --limit=5 --exclude-label=filename '{namespace="shop", container="checkout"} | json | level="error"'
+show -q instant-query -o table 'sum by (namespace) (count_over_time({namespace=~".+"}[1h]))'
 echo
 
 if [ "$MODE" = serve ]; then

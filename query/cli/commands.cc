@@ -101,9 +101,13 @@ class Runner {
     }
   }
 
-  // Prints a metric result (matrix, vector, scalar) as JSON.
+  // Prints a metric result (matrix, vector, scalar) as JSON, or as a table with `-o table`.
   void PrintMetric(const json& data) {
     const json& result = data["result"];
+    if (o_.output == OutputMode::kTable) {
+      PrintMetricTable(data.value("resultType", ""), result);
+      return;
+    }
     if (o_.output == OutputMode::kJsonl && result.is_array()) {
       for (const auto& r : result) std::fprintf(io_.out, "%s\n", r.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
       return;
@@ -111,8 +115,70 @@ class Runner {
     std::fprintf(io_.out, "%s\n", result.dump(2, ' ', false, json::error_handler_t::replace).c_str());
   }
 
+  // `-o table`: one row per sample; columns TIME (matrix only), one per label name of any
+  // series (sorted, upper-cased), VALUE. A scalar prints its value alone.
+  void PrintMetricTable(const std::string& type, const json& result) {
+    if (type == "scalar") {
+      if (result.is_array() && result.size() == 2 && result[1].is_string()) {
+        std::fprintf(io_.out, "%s\n", result[1].get<std::string>().c_str());
+      }
+      return;
+    }
+    if (!result.is_array()) return;
+    std::set<std::string> names;
+    for (const auto& r : result) {
+      for (const Label& l : LabelsOf(r.value("metric", json::object()))) names.insert(l.name);
+    }
+    std::vector<std::vector<std::string>> rows;
+    std::vector<std::string> header;
+    const bool matrix = type == "matrix";
+    if (matrix) header.push_back("TIME");
+    for (const std::string& n : names) {
+      std::string up;
+      for (char c : n) up += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      header.push_back(up);
+    }
+    header.push_back("VALUE");
+    rows.push_back(header);
+    auto add_row = [&](const Labels& labels, const json& point) {
+      if (!point.is_array() || point.size() != 2 || !point[1].is_string()) return;
+      std::vector<std::string> row;
+      if (matrix) {
+        const int64_t ts = static_cast<int64_t>(point[0].is_number() ? point[0].get<double>() * 1e9 : 0);
+        row.push_back(FormatTime(ts, o_.utc, false));
+      }
+      for (const std::string& n : names) {
+        const std::string* v = labels.Get(n);
+        row.push_back(v != nullptr ? *v : "");
+      }
+      row.push_back(point[1].get<std::string>());
+      rows.push_back(std::move(row));
+    };
+    for (const auto& r : result) {
+      Labels labels = LabelsOf(r.value("metric", json::object()));
+      if (r.contains("values") && r["values"].is_array()) {
+        for (const auto& p : r["values"]) add_row(labels, p);
+      } else if (r.contains("value")) {
+        add_row(labels, r["value"]);
+      }
+    }
+    std::vector<size_t> width(header.size(), 0);
+    for (const auto& row : rows) {
+      for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+    }
+    for (const auto& row : rows) {
+      std::string line;
+      for (size_t i = 0; i < row.size(); ++i) {
+        line += row[i];
+        if (i + 1 < row.size()) line.append(width[i] - row[i].size() + 2, ' ');
+      }
+      std::fprintf(io_.out, "%s\n", line.c_str());
+    }
+  }
+
   void ShowCommonLabels(const Streams& s) {
-    if (o_.output != OutputMode::kDefault || s.labels.size() < 2) return;
+    const bool lines = o_.output == OutputMode::kDefault || o_.output == OutputMode::kTable;
+    if (!lines || s.labels.size() < 2) return;
     Labels common = *s.labels[0];
     for (size_t i = 1; i < s.labels.size(); ++i) {
       Labels keep;

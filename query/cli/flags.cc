@@ -278,7 +278,8 @@ Result<Options> ParseArgs(const std::vector<std::string>& argv, const EnvFn& env
     if (*v == "default") o.output = OutputMode::kDefault;
     else if (*v == "raw") o.output = OutputMode::kRaw;
     else if (*v == "jsonl") o.output = OutputMode::kJsonl;
-    else return InvalidArgument("--output: must be default, raw or jsonl, got \"" + *v + "\"");
+    else if (*v == "table") o.output = OutputMode::kTable;
+    else return InvalidArgument("--output: must be default, raw, jsonl or table, got \"" + *v + "\"");
   }
   RETURN_IF_ERROR(boolean("no-labels", &o.no_labels));
   if (values.count("include-label")) o.include_labels = values["include-label"];
@@ -342,7 +343,8 @@ Time range:
 )";
   static const char* kOutput = R"(
 Output:
-  -o, --output=default|raw|jsonl   default: time, labels, line; raw: the line only; jsonl: one JSON object per entry
+  -o, --output=default|raw|jsonl|table   default: time, labels, line; raw: the line only; jsonl: one JSON object per entry;
+                                   table: metric results as aligned columns (log lines as default)
   --no-labels                      hide labels (default output)
   --include-label=NAME             show only these labels (repeatable)
   --exclude-label=NAME             hide these labels (repeatable)

@@ -18,7 +18,7 @@ namespace logq::cli {
 
 enum class Command { kNone, kQuery, kInstantQuery, kLabels, kSeries, kTail, kStats, kVolume, kFmt, kHelp, kVersion };
 
-enum class OutputMode { kDefault, kRaw, kJsonl };
+enum class OutputMode { kDefault, kRaw, kJsonl, kTable };
 
 struct Options {
   Command command = Command::kNone;

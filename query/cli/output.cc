@@ -100,6 +100,7 @@ void Printer::Print(const Labels& labels, int64_t ts, std::string_view line) {
       return;
     }
     case OutputMode::kDefault:
+    case OutputMode::kTable:  // a table is for metric results; log lines print as default
       break;
   }
   std::string out = FormatTime(ts, options_.utc, false);

@@ -67,8 +67,10 @@ double Quantile(double q, std::vector<double> vals) {
 }
 
 // Aggregates the samples of one window.
-double AggregateWindow(logql::RangeOp op, const Sample* b, const Sample* e, double range_s, bool unwrapped,
-                       std::optional<double> param) {
+// `window_end` is the window's upper bound (ns, inclusive), `range_ns` its length.
+double AggregateWindow(logql::RangeOp op, const Sample* b, const Sample* e, int64_t window_end, int64_t range_ns,
+                       bool unwrapped, std::optional<double> param) {
+  const double range_s = static_cast<double>(range_ns) / 1e9;
   using O = logql::RangeOp;
   const size_t n = static_cast<size_t>(e - b);
   switch (op) {
@@ -91,10 +93,16 @@ double AggregateWindow(logql::RangeOp op, const Sample* b, const Sample* e, doub
       return s / range_s;
     }
     case O::kAvgOverTime: {
+      // Loki's avgOverTime: once the mean is infinite, a finite sample or an infinity of
+      // the same sign leaves it as is (the incremental update would make it NaN).
       double mean = 0, count = 0;
       for (auto* x = b; x != e; ++x) {
         count++;
-        mean += (x->v - mean) / count;
+        if (std::isinf(mean)) {
+          if (std::isinf(x->v) && (mean > 0) == (x->v > 0)) continue;
+          if (!std::isinf(x->v) && !std::isnan(x->v)) continue;
+        }
+        mean += x->v / count - mean / count;
       }
       return mean;
     }
@@ -129,9 +137,11 @@ double AggregateWindow(logql::RangeOp op, const Sample* b, const Sample* e, doub
     case O::kFirstOverTime: return b->v;
     case O::kLastOverTime: return (e - 1)->v;
     case O::kRateCounter: {
-      // Loki's extrapolatedRate(isCounter, isRate): the window is anchored on the samples
-      // (start = first - range, end = last), counter resets are added back, and the
-      // increase is extrapolated towards the zero point of the counter.
+      // Prometheus' extrapolatedRate(isCounter, isRate) over the window (end - range, end],
+      // with nanosecond timestamps, as Loki computes it since its fix of rate_counter
+      // (grafana/loki#23684): counter resets are added back; each edge is extrapolated to
+      // the window boundary when the gap is under 1.1 average sample intervals, else by
+      // half an interval; the start is capped at the counter's zero point.
       if (n < 2) return 0;
       double result = (e - 1)->v - b->v;
       double last = 0;
@@ -139,22 +149,39 @@ double AggregateWindow(logql::RangeOp op, const Sample* b, const Sample* e, doub
         if (x->v < last) result += last;
         last = x->v;
       }
-      const double to_start = range_s;
-      const double to_end = 0;
       const double sampled = static_cast<double>((e - 1)->ts - b->ts) / 1e9;
-      const double avg_gap = sampled / static_cast<double>(n - 1);
-      double start_gap = to_start;
-      if (result > 0 && b->v >= 0) start_gap = std::min(start_gap, sampled * (b->v / result));
-      const double threshold = avg_gap * 1.1;
-      double interval = sampled;
-      interval += start_gap < threshold ? start_gap : avg_gap / 2;
-      interval += to_end < threshold ? to_end : avg_gap / 2;
       if (sampled == 0) return 0;
-      return result * (interval / sampled) / range_s;
+      const double avg_gap = sampled / static_cast<double>(n - 1);
+      const double threshold = avg_gap * 1.1;
+      double to_start = static_cast<double>(b->ts - (window_end - range_ns)) / 1e9;
+      double to_end = static_cast<double>(window_end - (e - 1)->ts) / 1e9;
+      if (to_start >= threshold) to_start = avg_gap / 2;
+      if (result > 0 && b->v >= 0) to_start = std::min(to_start, sampled * (b->v / result));
+      if (to_end >= threshold) to_end = avg_gap / 2;
+      double factor = (sampled + to_start + to_end) / sampled;
+      factor /= range_s;
+      return result * factor;
     }
     case O::kAbsentOverTime: return 1;
   }
   return kNaN;
+}
+
+// Loki's Sortable: whether sort or sort_desc appears anywhere in the expression.
+bool ContainsSort(const logql::Expr& e) {
+  using K = logql::Expr::Kind;
+  switch (e.kind) {
+    case K::kVectorAggregation: {
+      const auto& v = static_cast<const logql::VectorAggregationExpr&>(e);
+      return v.op == logql::VectorOp::kSort || v.op == logql::VectorOp::kSortDesc || ContainsSort(*v.inner);
+    }
+    case K::kBinary: {
+      const auto& b = static_cast<const logql::BinaryExpr&>(e);
+      return ContainsSort(*b.lhs) || ContainsSort(*b.rhs);
+    }
+    case K::kLabelReplace: return ContainsSort(*static_cast<const logql::LabelReplaceExpr&>(e).inner);
+    default: return false;
+  }
 }
 
 std::string MatchKey(const Labels& l, const logql::VectorMatching& m) {
@@ -171,15 +198,16 @@ bool IsComparison(logql::BinOp op) {
   return op == B::kEq || op == B::kNe || op == B::kGt || op == B::kGe || op == B::kLt || op == B::kLe;
 }
 
-// Returns the arithmetic result, or for comparisons 1/0 (truth).
+// Returns the arithmetic result, or for comparisons 1/0 (truth). As in Loki (not
+// Prometheus), division and modulo by zero are NaN, for scalars and vectors alike.
 double Apply(logql::BinOp op, double a, double b) {
   using B = logql::BinOp;
   switch (op) {
     case B::kAdd: return a + b;
     case B::kSub: return a - b;
     case B::kMul: return a * b;
-    case B::kDiv: return a / b;
-    case B::kMod: return std::fmod(a, b);
+    case B::kDiv: return b == 0 ? kNaN : a / b;
+    case B::kMod: return b == 0 ? kNaN : std::fmod(a, b);
     case B::kPow: return std::pow(a, b);
     case B::kEq: return a == b;
     case B::kNe: return a != b;
@@ -460,7 +488,7 @@ Result<StepValue> StepEvaluator::EvalRange(const logql::RangeAggregationExpr& r)
     } else {
       const std::vector<Sample> s = MergeByTime(std::move(m.parts));
       for_each_window(s, [&](size_t k, const Sample* b, const Sample* e) {
-        ss.v[k] = AggregateWindow(r.op, b, e, range_s, unwrapped, r.param);
+        ss.v[k] = AggregateWindow(r.op, b, e, StepTime(k) - r.offset_ns, r.range_ns, unwrapped, r.param);
         ss.has[k] = 1;
         any = true;
       });
@@ -475,8 +503,24 @@ Result<StepValue> StepEvaluator::EvalVectorAgg(const logql::VectorAggregationExp
   if (in.scalar) return InvalidArgument("parse error : aggregations need a vector, not a scalar");
   using O = logql::VectorOp;
   StepValue out;
-  if (a.op == O::kSort || a.op == O::kSortDesc) return in;  // ordering is applied to instant results
-  if (a.op == O::kTopK || a.op == O::kBottomK) {
+  if (a.op == O::kSort || a.op == O::kSortDesc) {
+    // Loki orders an instant result by value here (NaN last either way) and keeps that
+    // order through the operations above (see ContainsSort); a range result is by labels.
+    if (steps_ == 1) {
+      const bool desc = a.op == O::kSortDesc;
+      std::stable_sort(in.series.begin(), in.series.end(), [&](const StepSeries& x, const StepSeries& y) {
+        const double vx = x.v[0], vy = y.v[0];
+        if (std::isnan(vx) || std::isnan(vy)) return !std::isnan(vx) && std::isnan(vy);
+        return desc ? vx > vy : vx < vy;
+      });
+    }
+    return in;
+  }
+  if (a.op == O::kApproxTopK && !p_.instant) {
+    // Loki computes approx_topk with count-min sketches, for instant queries only.
+    return InvalidArgument("approx_topk error: count min sketches are only supported on instant queries");
+  }
+  if (a.op == O::kTopK || a.op == O::kBottomK || a.op == O::kApproxTopK) {
     const size_t k_param = static_cast<size_t>(*a.param);
     std::vector<uint8_t> keep_any(in.series.size(), 0);
     std::vector<std::vector<uint8_t>> keep(in.series.size(), std::vector<uint8_t>(steps_, 0));
@@ -491,7 +535,7 @@ Result<StepValue> StepEvaluator::EvalVectorAgg(const logql::VectorAggregationExp
           double vx = in.series[x].v[k], vy = in.series[y].v[k];
           if (std::isnan(vx)) return false;
           if (std::isnan(vy)) return true;
-          return a.op == O::kTopK ? vx > vy : vx < vy;
+          return a.op == O::kBottomK ? vx < vy : vx > vy;
         });
         for (size_t j = 0; j < idx.size() && j < k_param; ++j) {
           keep[idx[j]][k] = 1;
@@ -645,6 +689,11 @@ Result<StepValue> StepEvaluator::EvalBinary(const logql::BinaryExpr& b) {
       if (any) out.series.push_back(std::move(s));
     }
     if (b.op == B::kOr) {
+      // A right-hand series with the labels of a left-hand one fills that series' missing
+      // steps: one series per label set, as Loki's result (`sum(rate(...)) or vector(0)`
+      // is one `{}` series).
+      std::unordered_map<std::string, size_t> out_index;
+      for (size_t i = 0; i < out.series.size(); ++i) out_index.emplace(out.series[i].key, i);
       for (auto& s : rhs.series) {
         auto it = lhs_present.find(MatchKey(s.labels, m));
         bool any = false;
@@ -652,7 +701,20 @@ Result<StepValue> StepEvaluator::EvalBinary(const logql::BinaryExpr& b) {
           if (s.has[k] && it != lhs_present.end() && it->second[k]) s.has[k] = 0;
           any |= s.has[k];
         }
-        if (any) out.series.push_back(std::move(s));
+        if (!any) continue;
+        auto same = out_index.find(s.key);
+        if (same == out_index.end()) {
+          out_index.emplace(s.key, out.series.size());
+          out.series.push_back(std::move(s));
+          continue;
+        }
+        StepSeries& into = out.series[same->second];
+        for (size_t k = 0; k < steps_; ++k) {
+          if (s.has[k] && !into.has[k]) {
+            into.v[k] = s.v[k];
+            into.has[k] = 1;
+          }
+        }
       }
     }
     return out;
@@ -674,13 +736,12 @@ Result<StepValue> StepEvaluator::EvalBinary(const logql::BinaryExpr& b) {
       for (size_t oi : it->second) {
         if (!one[oi].has[k]) continue;
         if (match) {
-          return InvalidArgument(
-              m.card == Card::kOneToOne
-                  ? "found duplicate series for the match group " + MatchKey(ms.labels, m) +
-                        " on the " + (right_many ? "left" : "right") +
-                        " hand-side of the operation; many-to-many matching not allowed: matching labels must be "
-                        "unique on one side"
-                  : "multiple matches for labels: grouping labels must ensure unique matches");
+          // Loki's (Prometheus') text for two series of the "one" side in one match group.
+          return InvalidArgument(fmt::format(
+              "found duplicate series for the match group {} on the {} hand-side of the operation: [{}, {}];"
+              "many-to-many matching not allowed: matching labels must be unique on one side",
+              MatchKey(ms.labels, m), right_many ? "left" : "right", one[oi].labels.ToString(),
+              match->labels.ToString()));
         }
         match = &one[oi];
       }
@@ -721,7 +782,13 @@ Result<StepValue> StepEvaluator::EvalBinary(const logql::BinaryExpr& b) {
         rs.v.assign(steps_, 0);
         rs.has.assign(steps_, 0);
       }
-      if (rs.has[k]) return InvalidArgument("found duplicate series for the match group; many-to-many matching not allowed");
+      if (rs.has[k]) {
+        // Two series of the "many" side give one result series: Loki's texts.
+        return InvalidArgument(m.card == Card::kOneToOne
+                                   ? "multiple matches for labels: many-to-one matching must be explicit "
+                                     "(group_left/group_right)"
+                                   : "multiple matches for labels: grouping labels must ensure unique matches");
+      }
       rs.v[k] = value;
       rs.has[k] = 1;
     }
@@ -788,16 +855,18 @@ Result<QueryResult> StepEvaluator::Run() {
     }
     if (!out.points.empty()) r.series.push_back(std::move(out));
   }
-  // Ordering: by labels, except instant sort/sort_desc/topk/bottomk which order by value.
+  // Ordering: by labels, as Loki's JoinSampleVector (topk/bottomk included), except instant
+  // results of a query holding sort/sort_desc anywhere (Loki's Sortable: the evaluator's
+  // order is kept, so `sort(x) + 1` stays sorted) and of a top-level approx_topk (by value).
   const logql::Expr* top = p_.expr.get();
   bool by_value = false, desc = false;
   if (p_.instant && top->kind == logql::Expr::Kind::kVectorAggregation) {
-    auto op = static_cast<const logql::VectorAggregationExpr*>(top)->op;
-    by_value = op == logql::VectorOp::kSort || op == logql::VectorOp::kSortDesc || op == logql::VectorOp::kTopK ||
-               op == logql::VectorOp::kBottomK;
-    desc = op == logql::VectorOp::kSortDesc || op == logql::VectorOp::kTopK;
+    by_value = static_cast<const logql::VectorAggregationExpr*>(top)->op == logql::VectorOp::kApproxTopK;
+    desc = true;
   }
-  if (by_value) {
+  if (p_.instant && ContainsSort(*top)) {
+    // keep the evaluator's order
+  } else if (by_value) {
     std::stable_sort(r.series.begin(), r.series.end(), [&](const Series& a, const Series& b) {
       return desc ? a.points[0].v > b.points[0].v : a.points[0].v < b.points[0].v;
     });

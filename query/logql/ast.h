@@ -159,7 +159,9 @@ struct RangeAggregationExpr final : Expr {
   std::optional<Grouping> grouping;
 };
 
-enum class VectorOp { kSum, kAvg, kCount, kMax, kMin, kStddev, kStdvar, kBottomK, kTopK, kSort, kSortDesc };
+// kApproxTopK: Loki's approx_topk(k, v), instant queries only, no grouping; evaluated
+// exactly (as topk), which is within the approximation Loki promises.
+enum class VectorOp { kSum, kAvg, kCount, kMax, kMin, kStddev, kStdvar, kBottomK, kTopK, kSort, kSortDesc, kApproxTopK };
 
 struct VectorAggregationExpr final : Expr {
   VectorAggregationExpr() : Expr(Kind::kVectorAggregation) {}

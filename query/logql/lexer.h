@@ -21,12 +21,17 @@ struct Token {
   std::string text;   // identifier/flag name, unquoted string, or number/duration source
   size_t pos = 0;     // byte offset in the query
   double number = 0;  // kNumber
+  std::string number_error;  // kNumber whose text is no Go float (e.g. "0x10"): Go's error text
   int64_t duration = 0;  // kDuration (ns)
   int64_t bytes = 0;  // kBytes
 };
 
 // Tokenizes the whole query. Errors carry the position of the bad token.
 Result<std::vector<Token>> Lex(std::string_view query);
+
+// strconv.ParseFloat(text, 64): decimal or hex-float text; errors carry Go's message
+// ("strconv.ParseFloat: parsing \"0x10\": invalid syntax").
+Result<double> ParseGoFloat(std::string_view text);
 
 // "IDENTIFIER", "STRING", "|=", ... as Loki's yacc names them, for error messages.
 std::string TokenName(const Token& t);

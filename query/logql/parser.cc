@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <map>
+#include <optional>
 
 #include "query/logql/lexer.h"
 #include "query/logql/selector.h"
@@ -28,8 +31,52 @@ const std::map<std::string_view, VectorOp>& VectorOps() {
       {"sum", VectorOp::kSum},       {"avg", VectorOp::kAvg},         {"count", VectorOp::kCount},
       {"max", VectorOp::kMax},       {"min", VectorOp::kMin},         {"stddev", VectorOp::kStddev},
       {"stdvar", VectorOp::kStdvar}, {"bottomk", VectorOp::kBottomK}, {"topk", VectorOp::kTopK},
+      {"approx_topk", VectorOp::kApproxTopK},
       {"sort", VectorOp::kSort},     {"sort_desc", VectorOp::kSortDesc}};
   return m;
+}
+
+// The first capture group name that appears twice in a regexp (`(?P<n>` or `(?<n>`).
+std::optional<std::string> DuplicateCaptureName(std::string_view re) {
+  std::vector<std::string> seen;
+  for (size_t i = 0; i + 3 < re.size(); ++i) {
+    if (re[i] == '\\') {
+      ++i;
+      continue;
+    }
+    if (re[i] != '(' || re[i + 1] != '?') continue;
+    size_t j = i + 2;
+    if (re[j] == 'P') ++j;
+    if (j >= re.size() || re[j] != '<') continue;
+    const size_t close = re.find('>', j + 1);
+    if (close == std::string_view::npos) break;
+    std::string name(re.substr(j + 1, close - j - 1));
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) return name;
+    seen.push_back(std::move(name));
+  }
+  return std::nullopt;
+}
+
+// Words Loki's lexer always reads as tokens (its `tokens` map).
+bool IsKeywordToken(std::string_view w) {
+  static const char* const kWords[] = {"by",     "without",     "bool",       "offset",       "on",     "ignoring",
+                                       "group_left", "group_right", "or",     "and",          "unless", "json",
+                                       "regexp", "logfmt",      "unpack",     "pattern",      "label_format",
+                                       "line_format", "ip",     "decolorize", "drop",         "keep",   "unwrap"};
+  for (const char* k : kWords) {
+    if (w == k) return true;
+  }
+  return false;
+}
+
+// Words Loki's lexer reads as tokens when a call follows (its `functionTokens` map).
+bool IsFunctionToken(std::string_view w) {
+  static const char* const kWords[] = {"vector", "label_replace", "bytes", "duration", "duration_seconds",
+                                       "approx_topk"};
+  for (const char* k : kWords) {
+    if (w == k) return true;
+  }
+  return RangeOps().count(w) > 0 || VectorOps().count(w) > 0;
 }
 
 bool IsLabelFilterCmp(Tok t) {
@@ -69,10 +116,30 @@ class Parser {
     return Peek(ahead).type == Tok::kIdent && Peek(ahead).text == s;
   }
   Status Err(const Token& at, const std::string& msg) const { return ParseErrorAt(q_, at.pos, msg); }
+  // Consumes a NUMBER token and returns its value; a text that is no Go float (0x10,
+  // 0b1010, 1_000) fails as in Loki: "parse error : unable to parse <what> as a float: ...".
+  Result<double> NextNumber(std::string_view what = "literal") {
+    const Token& t = Next();
+    if (!t.number_error.empty()) {
+      return InvalidArgument(fmt::format("parse error : unable to parse {} as a float: {}", what, t.number_error));
+    }
+    return t.number;
+  }
   Status Unexpected(const std::string& expecting = "") const {
     const Token& t = Peek();
     std::string m = "syntax error: unexpected " + TokenName(t);
-    if (t.type == Tok::kIdent) m = "syntax error: unexpected IDENTIFIER \"" + t.text + "\"";
+    if (t.type == Tok::kIdent) {
+      // Loki's lexer turns keywords (and function names before `(`) into tokens, and its
+      // yacc errors name them as written: "syntax error: unexpected bool".
+      std::string lower;
+      for (char c : t.text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      const bool call = Peek(1).type == Tok::kLParen || PeekIdent("by", 1) || PeekIdent("without", 1);
+      if (IsKeywordToken(lower) || (call && IsFunctionToken(lower))) {
+        m = "syntax error: unexpected " + lower;
+      } else {
+        m = "syntax error: unexpected IDENTIFIER \"" + t.text + "\"";
+      }
+    }
     if (!expecting.empty()) m += ", expecting " + expecting;
     return Err(t, m);
   }
@@ -137,15 +204,15 @@ class Parser {
       }
       bool lhs_lit = lhs->kind == Expr::Kind::kLiteral, rhs_lit = rhs->kind == Expr::Kind::kLiteral;
       if ((info->op == BinOp::kOr || info->op == BinOp::kAnd || info->op == BinOp::kUnless) && (lhs_lit || rhs_lit)) {
-        return Err(op_tok, "unexpected literal for right leg of logical/set binary operation (" +
-                               std::string(BinOpName(info->op)) + ")");
+        // Loki's mustNewBinOpExpr: the left leg is checked first; the value prints as %f.
+        const auto& lit = static_cast<const LiteralExpr&>(lhs_lit ? *lhs : *rhs);
+        return InvalidArgument(fmt::format("parse error : unexpected literal for {} leg of logical/set binary "
+                                           "operation ({}): {:f}",
+                                           lhs_lit ? "left" : "right", BinOpName(info->op), lit.value));
       }
-      bool comparison = info->op == BinOp::kEq || info->op == BinOp::kNe || info->op == BinOp::kGt ||
-                        info->op == BinOp::kGe || info->op == BinOp::kLt || info->op == BinOp::kLe;
-      if (bin->return_bool && !comparison) return Err(op_tok, "bool modifier can only be used on comparison operators");
-      if (comparison && lhs_lit && rhs_lit && !bin->return_bool) {
-        return Err(op_tok, "comparisons between scalars must use BOOL modifier");
-      }
+      // Loki's grammar takes `bool` after any binary operator; it only changes comparisons.
+      // Unlike Prometheus, Loki accepts a comparison of two scalars without `bool`: it folds
+      // to 1 or 0 (its reduceBinOp never filters).
       bin->lhs = std::move(lhs);
       bin->rhs = std::move(rhs);
       lhs = std::move(bin);
@@ -198,16 +265,19 @@ class Parser {
   // ---- unary / primary ----
   Result<ExprPtr> ParseUnary() {
     const Token& t = Peek();
-    if ((t.type == Tok::kAdd || t.type == Tok::kSub) && Peek(1).type == Tok::kNumber) {
+    if (t.type == Tok::kAdd || t.type == Tok::kSub) {
+      // Loki has no unary operator: a sign belongs to a number literal only.
       bool neg = Next().type == Tok::kSub;
+      if (Peek().type != Tok::kNumber) return Unexpected("NUMBER");
       auto lit = std::make_shared<LiteralExpr>();
-      lit->value = neg ? -Next().number : Next().number;
+      ASSIGN_OR_RETURN(double v, NextNumber());
+      lit->value = neg ? -v : v;
       return ExprPtr(lit);
     }
     switch (t.type) {
       case Tok::kNumber: {
         auto lit = std::make_shared<LiteralExpr>();
-        lit->value = Next().number;
+        ASSIGN_OR_RETURN(lit->value, NextNumber());
         return ExprPtr(lit);
       }
       case Tok::kLBrace: {
@@ -244,7 +314,8 @@ class Parser {
           bool neg = Accept(Tok::kSub);
           if (!neg) Accept(Tok::kAdd);
           if (Peek().type != Tok::kNumber) return Unexpected("NUMBER");
-          vec->value = neg ? -Next().number : Next().number;
+          ASSIGN_OR_RETURN(double v, NextNumber("vectorExpr"));
+          vec->value = neg ? -v : v;
           RETURN_IF_ERROR(Expect(Tok::kRParen));
           return ExprPtr(vec);
         }
@@ -281,7 +352,7 @@ class Parser {
     ASSIGN_OR_RETURN(agg->grouping, MaybeGrouping());
     RETURN_IF_ERROR(Expect(Tok::kLParen));
     if (Peek().type == Tok::kNumber && Peek(1).type == Tok::kComma) {
-      agg->param = Next().number;
+      ASSIGN_OR_RETURN(agg->param, NextNumber());
       Next();
     }
     const Token& at = Peek();
@@ -295,14 +366,17 @@ class Parser {
     if (!agg->inner->is_sample()) {
       return Err(at, "syntax error: unexpected log query in " + fn.text + "(): aggregations need a metric expression");
     }
-    const bool needs_k = op == VectorOp::kTopK || op == VectorOp::kBottomK;
+    const bool needs_k = op == VectorOp::kTopK || op == VectorOp::kBottomK || op == VectorOp::kApproxTopK;
     if (needs_k && !agg->param) return Err(fn, "parameter required for operation " + fn.text);
     if (!needs_k && agg->param) return Err(fn, "unsupported parameter for operation " + fn.text);
     if (needs_k && (*agg->param <= 0 || *agg->param != static_cast<double>(static_cast<int64_t>(*agg->param)))) {
       return Err(fn, fmt::format("invalid parameter (must be greater than 0) {}", *agg->param));
     }
-    if ((op == VectorOp::kSort || op == VectorOp::kSortDesc) && agg->grouping) {
-      return Err(fn, fn.text + " does not support grouping");
+    if ((op == VectorOp::kSort || op == VectorOp::kSortDesc) && agg->grouping && !agg->grouping->labels.empty()) {
+      return InvalidArgument("parse error : sort and sort_desc doesn't allow grouping by");
+    }
+    if (op == VectorOp::kApproxTopK && agg->grouping) {
+      return InvalidArgument("parse error : grouping not allowed for approx_topk aggregation");
     }
     return ExprPtr(agg);
   }
@@ -312,7 +386,7 @@ class Parser {
     agg->op = op;
     RETURN_IF_ERROR(Expect(Tok::kLParen));
     if (Peek().type == Tok::kNumber && Peek(1).type == Tok::kComma) {
-      agg->param = Next().number;
+      ASSIGN_OR_RETURN(agg->param, NextNumber());
       Next();
     }
     RETURN_IF_ERROR(ParseLogRange(agg.get()));
@@ -329,7 +403,7 @@ class Parser {
                             op == RangeOp::kFirstOverTime || op == RangeOp::kLastOverTime ||
                             op == RangeOp::kRateCounter;
     const bool no_unwrap_ops = op == RangeOp::kCountOverTime || op == RangeOp::kBytesOverTime ||
-                               op == RangeOp::kBytesRate || op == RangeOp::kAbsentOverTime;
+                               op == RangeOp::kBytesRate;  // absent_over_time takes unwrap, as in Loki
     if (unwrap_ops && !agg->unwrap) {
       return Err(fn, "invalid aggregation " + fn.text + " without unwrap");
     }
@@ -346,7 +420,8 @@ class Parser {
                                op == RangeOp::kFirstOverTime || op == RangeOp::kLastOverTime;
       if (!grouping_ok) return Err(fn, "grouping not allowed for " + fn.text + " aggregation");
     }
-    if (agg->range_ns <= 0) return Err(fn, "invalid range: must be positive");
+    // A zero range is valid in Loki (its windows hold no sample: an empty result).
+    if (agg->range_ns < 0) return Err(fn, "invalid range: must not be negative");
     return ExprPtr(agg);
   }
 
@@ -488,12 +563,11 @@ class Parser {
     }
   }
 
-  Result<LineFilterValue> ParseLineFilterValue(LineFilterOp op) {
+  Result<LineFilterValue> ParseLineFilterValue() {
     LineFilterValue v;
+    // `ip(...)` parses after any line filter operator, as in Loki; building the pipeline
+    // rejects it after |~ !~ |> !> with "ip: invalid operation".
     if (PeekIdent("ip") && Peek(1).type == Tok::kLParen) {
-      if (op != LineFilterOp::kContains && op != LineFilterOp::kNotContains) {
-        return Err(Peek(), "ip() can only be used with |= and != line filters");
-      }
       Next();
       Next();
       if (Peek().type != Tok::kString) return Unexpected("STRING");
@@ -521,11 +595,11 @@ class Parser {
       case Tok::kPipePattern: s.line_filter.op = LineFilterOp::kPattern; break;
       default: s.line_filter.op = LineFilterOp::kNotPattern; break;
     }
-    ASSIGN_OR_RETURN(auto v, ParseLineFilterValue(s.line_filter.op));
+    ASSIGN_OR_RETURN(auto v, ParseLineFilterValue());
     s.line_filter.alternatives.push_back(std::move(v));
     while (PeekIdent("or") && (Peek(1).type == Tok::kString || PeekIdent("ip", 1))) {
       Next();
-      ASSIGN_OR_RETURN(auto alt, ParseLineFilterValue(s.line_filter.op));
+      ASSIGN_OR_RETURN(auto alt, ParseLineFilterValue());
       s.line_filter.alternatives.push_back(std::move(alt));
     }
     return s;
@@ -609,6 +683,12 @@ class Parser {
           // (`parse error : invalid regexp parser: ...`); the pipeline builder checks the rest
           // (label names, pattern structure) with the same prefixes.
           if (s.parser.kind == ParserKind::kRegexp) {
+            // Go's regexp accepts a repeated group name (RE2 does not); Loki's regexp parser
+            // then rejects it.
+            if (auto dup = DuplicateCaptureName(arg.text)) {
+              return InvalidArgument("parse error : invalid regexp parser: duplicate extracted label name '" + *dup +
+                                     "'");
+            }
             auto m = Matcher::Make(MatchType::kRegexMatch, "x", arg.text);
             if (!m.ok()) return InvalidArgument("parse error : invalid regexp parser: " + m.status().message());
             if (arg.text.find("(?P<") == std::string::npos && arg.text.find("(?<") == std::string::npos) {
@@ -757,6 +837,9 @@ class Parser {
       f->matcher = std::move(m).value();
       return std::shared_ptr<const LabelFilterExpr>(f);
     }
+    if (PeekIdent("ip") && Peek(1).type == Tok::kLParen && op.type != Tok::kEq && op.type != Tok::kNeq) {
+      return Unexpected();  // Loki: ip() only after = and != ("syntax error: unexpected ip")
+    }
     if ((op.type == Tok::kEq || op.type == Tok::kNeq) && PeekIdent("ip") && Peek(1).type == Tok::kLParen) {
       Next();
       Next();
@@ -777,6 +860,9 @@ class Parser {
     f->literal = std::string(q_.substr(start, v.pos + v.text.size() - start));
     switch (v.type) {
       case Tok::kNumber:
+        if (!v.number_error.empty()) {
+          return InvalidArgument("parse error : unable to parse literal as a float: " + v.number_error);
+        }
         f->kind = LabelFilterExpr::Kind::kNumber;
         f->number = neg ? -v.number : v.number;
         break;

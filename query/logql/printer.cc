@@ -131,6 +131,7 @@ std::string_view VectorOpName(VectorOp op) {
     case VectorOp::kTopK: return "topk";
     case VectorOp::kSort: return "sort";
     case VectorOp::kSortDesc: return "sort_desc";
+    case VectorOp::kApproxTopK: return "approx_topk";
   }
   return "?";
 }

@@ -713,18 +713,9 @@ Result<std::unique_ptr<LineFilter>> BuildLineFilter(const logql::LineFilterStage
   const bool positive = stage.op == Op::kContains || stage.op == Op::kRegex || stage.op == Op::kPattern;
   std::vector<std::unique_ptr<LineFilter>> parts;
   for (const logql::LineFilterValue& v : stage.alternatives) {
-    // Loki builds an `or` chain of a positive filter (|= |~ |>) with log.NewFilter for every
-    // member, ignoring `ip(...)`: `|= ip("10.0.0.1") or ip("10.0.0.2")` matches the pattern
-    // texts as substrings. A negative chain (!= a or b) becomes separate filters, so there
-    // `ip(...)` keeps its meaning.
-    logql::LineFilterValue plain;
-    const logql::LineFilterValue* use = &v;
-    if (positive && stage.alternatives.size() > 1 && v.ip) {
-      plain = v;
-      plain.ip = false;
-      use = &plain;
-    }
-    ASSIGN_OR_RETURN(auto f, BuildOne(stage.op, *use));
+    // Every member keeps its own kind, `ip(...)` included (Loki since grafana/loki#23940):
+    // `|= ip("10.0.0.0/8") or "zzz"` matches lines holding an address in 10/8 or "zzz".
+    ASSIGN_OR_RETURN(auto f, BuildOne(stage.op, v));
     parts.push_back(std::move(f));
   }
   if (parts.size() == 1) return std::move(parts[0]);

@@ -191,6 +191,12 @@ Result<StoreConfig> ParseStoreConfig(std::string_view yaml, std::string_view sou
     s.Finish();
   }
   {
+    Section s(top.Child("query_range"), "query_range", source, &err);
+    s.Field("align_metric_queries_to_step", Bool(&c.query_range.align_metric_queries_to_step));
+    s.Field("align_queries_with_step", Bool(&c.query_range.align_queries_with_step));
+    s.Finish();
+  }
+  {
     Section s(top.Child("limits_config"), "limits_config", source, &err);
     ParseLimits(s, &c.limits_config);
     // Loki's older spelling of runtime_config.file / .period.
@@ -340,6 +346,9 @@ std::string StoreConfigToYaml(const StoreConfig& c) {
   o += fmt::format("  max_decompressed_size: {}\n", FormatBytes(c.distributor.max_decompressed_size));
   o += "querier:\n";
   o += fmt::format("  tail_max_duration: {}\n", FormatDuration(c.querier.tail_max_duration));
+  o += "query_range:\n";
+  o += fmt::format("  align_metric_queries_to_step: {}\n", c.query_range.align_metric_queries_to_step);
+  o += fmt::format("  align_queries_with_step: {}\n", c.query_range.align_queries_with_step);
   o += "limits_config:\n";
   o += fmt::format("  max_line_size: {}\n", FormatBytes(l.max_line_size));
   o += fmt::format("  max_line_size_truncate: {}\n", l.max_line_size_truncate);

@@ -73,6 +73,17 @@ struct StoreConfig {
     int64_t tail_max_duration = 3600LL * 1'000'000'000;  // a live tail is closed after this; 1h
   } querier;
 
+  // Step alignment of metric query_range requests (log queries and instant queries are
+  // never aligned). Reference: docs/api.md "Step alignment".
+  struct QueryRange {
+    // Round start down and end up to a multiple of step (Loki's query frontend does this
+    // when it splits a metric query by interval, i.e. by default). Default true.
+    bool align_metric_queries_to_step = true;
+    // Loki's key: also round end down first (Loki's step-align middleware; the Helm chart
+    // sets it). Applied before the alignment above, as in Loki. Default false.
+    bool align_queries_with_step = false;
+  } query_range;
+
   ingest::Limits limits_config;
 
   // The directory RocksDB lives in, after defaults.

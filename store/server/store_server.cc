@@ -638,6 +638,25 @@ Result<QueryRequestParams> ParseQueryParams(const HttpRequest& req, bool instant
   return q;
 }
 
+// Step alignment of a metric range query, as Loki's query frontend applies it: with
+// `align_queries_with_step` (its step-align middleware) start and end are first rounded down
+// to a multiple of step; then, with `align_metric_queries_to_step` (its interval splitter,
+// on by default), start is rounded down and end up. Points are then at multiples of step
+// since the epoch, whatever start a client sends.
+void AlignToStep(const StoreConfig::QueryRange& cfg, int64_t step, int64_t* start, int64_t* end) {
+  // Floor/ceil toward -inf/+inf so timestamps before 1970 align the same way.
+  auto floor_to = [step](int64_t t) { return t - (((t % step) + step) % step); };
+  if (cfg.align_queries_with_step) {
+    *start = floor_to(*start);
+    *end = floor_to(*end);
+  }
+  if (cfg.align_metric_queries_to_step) {
+    *start = floor_to(*start);
+    const int64_t down = floor_to(*end);
+    if (down != *end) *end = down + step;
+  }
+}
+
 bool WantsCategorizedLabels(const HttpRequest& req) {
   std::string flags = req.Header("X-Loki-Response-Encoding-Flags");
   size_t pos = 0;
@@ -673,6 +692,7 @@ HttpResponse StoreServer::HandleQuery(HttpRequest& req, bool instant) {
   qp.start = params->start;
   qp.end = params->end;
   qp.step = params->step;
+  if (!instant && !log_query) AlignToStep(config_.query_range, qp.step, &qp.start, &qp.end);
   qp.instant = instant;
   qp.forward = params->forward;
   qp.limit = static_cast<size_t>(params->limit);

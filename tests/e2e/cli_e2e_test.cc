@@ -154,6 +154,13 @@ TEST_F(CliE2ETest, LabelsSeriesStatsVolumeInstantAndFmt) {
   ASSERT_EQ(inst.code, 0) << inst.Describe();
   auto j = nlohmann::json::parse(inst.out);
   EXPECT_EQ(j[0]["value"][1], "3");
+  CliRun table = Run({"instant-query", "-q", "-o", "table", "sum by (app) (count_over_time({env=\"prod\"}[5m]))"});
+  ASSERT_EQ(table.code, 0) << table.Describe();
+  EXPECT_EQ(table.out, "APP  VALUE\napi  2\nweb  1\n") << table.Describe();
+  CliRun unlabeled = Run({"instant-query", "-q", "-o", "table", "vector(2) * 3"});
+  EXPECT_EQ(unlabeled.out, "VALUE\n6\n") << unlabeled.Describe();
+  CliRun scalar = Run({"instant-query", "-q", "-o", "table", "2 * 3"});
+  EXPECT_EQ(scalar.out, "6\n") << scalar.Describe();
   CliRun metric = Run({"query", "-q", "sum(count_over_time({env=\"prod\"}[5m]))", "--step=60s"});
   ASSERT_EQ(metric.code, 0) << metric.Describe();
   EXPECT_TRUE(nlohmann::json::parse(metric.out).is_array());
@@ -179,7 +186,7 @@ TEST_F(CliE2ETest, ErrorsAreOneLineWithDocumentedExitCodes) {
       {{"query", "--limit=abc", "{a=\"b\"}"}, "logq: --limit: must be a non-negative integer, got \"abc\"\n"},
       {{"query", "--bogus", "{a=\"b\"}"}, "logq: unknown flag --bogus (see logq --help)\n"},
       {{"query", "--from=yesterday", "{a=\"b\"}"}, "--from: expected RFC3339"},
-      {{"query", "-o", "xml", "{a=\"b\"}"}, "logq: --output: must be default, raw or jsonl, got \"xml\"\n"},
+      {{"query", "-o", "xml", "{a=\"b\"}"}, "logq: --output: must be default, raw, jsonl or table, got \"xml\"\n"},
       {{"query"}, "logq: query: missing the LogQL query (see logq query --help)\n"},
       {{"query", "{a=\"b\"}", "extra"}, "unexpected argument \"extra\""},
       {{"frobnicate"}, "logq: unknown command \"frobnicate\""},

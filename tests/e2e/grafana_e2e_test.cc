@@ -120,6 +120,31 @@ TEST_F(GrafanaTest, LogsVolumeHistogramGroupsByLevel) {
   EXPECT_EQ(infos, 54);
 }
 
+TEST_F(GrafanaTest, MetricPanelPointsAreOnTheStepGridAsInLoki) {
+  // Issue 13 item 15: Loki's query frontend rounds a metric query_range's start down and its
+  // end up to a multiple of step, so a panel's points sit at multiples of step whatever the
+  // dashboard's time range. The request is Grafana's (ns bounds, step in ms), with a start
+  // 7s past a minute so that an unaligned evaluation would be visible.
+  const int64_t start = base_ / kMinute * kMinute + 7 * kSecond;
+  json j = GetJson("/loki/api/v1/query_range",
+                   {{"direction", "backward"}, {"end", S(now_)}, {"limit", "1000"},
+                    {"query", R"(sum by (env) (count_over_time({app="api"}[1m])))"}, {"start", S(start)},
+                    {"step", "60000ms"}},
+                   {{"X-Query-Tags", "Source=grafana"}});
+  ASSERT_EQ(j["data"]["resultType"], "matrix");
+  ASSERT_EQ(j["data"]["result"].size(), 1u);
+  double total = 0;
+  for (const json& v : j["data"]["result"][0]["values"]) {
+    const int64_t t = v[0].get<int64_t>();
+    EXPECT_EQ(t % 60, 0) << t;
+    EXPECT_GE(t, start / kSecond - 60);
+    EXPECT_LE(t, now_ / kSecond + 60);
+    total += std::stod(v[1].get<std::string>());
+  }
+  // The 1m windows tile the grid back to a minute before its first point: all 60 api entries.
+  EXPECT_EQ(total, 60);
+}
+
 TEST_F(GrafanaTest, InstantStatPanelAndMetadataCalls) {
   json inst = GetJson("/loki/api/v1/query", {{"direction", "backward"}, {"limit", "1000"},
                                              {"query", R"(sum(count_over_time({env="prod"}[1h])))"},

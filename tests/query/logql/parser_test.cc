@@ -74,6 +74,9 @@ INSTANTIATE_TEST_SUITE_P(
         RoundTrip{R"x(label_replace(rate({a="b"}[1m]), "dst", "$1", "src", "(.*)"))x",
                   R"x(label_replace(rate({a="b"}[1m]),"dst","$1","src","(.*)"))x"},
         RoundTrip{R"(-1)", nullptr},
+        RoundTrip{R"(1+1--1)", R"(((1 + 1) - -1))"},
+        RoundTrip{R"(0x1p3 * 2)", R"((8 * 2))"},
+        RoundTrip{R"(1 < 2)", R"((1 < 2))"},
         RoundTrip{R"(sort_desc(sum by (a) (rate({a="b"}[1m]))))", R"(sort_desc(sum by (a)(rate({a="b"}[1m]))))"},
         RoundTrip{"{app=\"a\"} # a comment\n|= \"x\"", R"({app="a"} |= "x")"}));
 
@@ -105,9 +108,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Bad{R"(sum(3, rate({a="b"}[1m])))", "unsupported parameter"},
                       Bad{R"(count_over_time({a="b"}[1m]) by (x))", "grouping not allowed"},
                       Bad{R"({a="b"}[5m])", "range aggregation"}, Bad{R"({a="b"} + 1)", "metric expressions"},
-                      Bad{R"(1 > 2)", "BOOL"}, Bad{"{a=\"b\"}\n| json | x >", "line 2"},
+                      Bad{R"(1 > 0b1010)", "unable to parse literal as a float"}, Bad{"{a=\"b\"}\n| json | x >", "line 2"},
                       Bad{R"x({a="b"} | regexp "(\\w+)")x", "named capture"},
-                      Bad{R"({a="b"} | logfmt --nope)", "invalid logfmt parser flag"}, Bad{"", "unexpected end"},
+                      Bad{R"({a="b"} | logfmt --nope)", "expecting NUMBER"}, Bad{"", "unexpected end"},
                       Bad{R"(sum(rate({a="b"}[1m])) and 1)", "literal"}));
 
 TEST(ParserTest, RejectsOversizedInput) {

@@ -10,6 +10,7 @@
 
 #include "query/base/clock.h"
 #include "query/base/units.h"
+#include "store/server/config.h"
 #include "store/server/store_server.h"
 #include "tests/testing/temp_dir.h"
 
@@ -31,6 +32,7 @@ struct GoldenCase {
   std::string name;
   std::string push_body;  // JSON push request
   bool flush = false;
+  std::vector<std::pair<std::string, std::string>> config;  // flag name, value
   std::vector<GoldenRequest> requests;
 };
 
@@ -46,7 +48,7 @@ GoldenCase Load(const std::filesystem::path& file) {
   c.name = file.stem().string();
   std::ifstream in(file);
   std::string line;
-  enum { kNone, kStreams, kRequest, kExpect } section = kNone;
+  enum { kNone, kConfig, kStreams, kRequest, kExpect } section = kNone;
   json streams = json::array();
   json* cur_stream = nullptr;
   json pending_meta;
@@ -55,7 +57,9 @@ GoldenCase Load(const std::filesystem::path& file) {
     ++lineno;
     if (line.rfind("-- ", 0) == 0) {
       std::string head = Trim(line.substr(3));
-      if (head == "streams") {
+      if (head == "config") {
+        section = kConfig;
+      } else if (head == "streams") {
         section = kStreams;
       } else if (head == "flush") {
         c.flush = true;
@@ -74,6 +78,12 @@ GoldenCase Load(const std::filesystem::path& file) {
     }
     if (section != kExpect && (Trim(line).empty() || Trim(line)[0] == '#')) continue;
     switch (section) {
+      case kConfig: {
+        std::string t = Trim(line);
+        size_t colon = t.find(':');
+        c.config.emplace_back(Trim(t.substr(0, colon)), Trim(t.substr(colon + 1)));
+        break;
+      }
       case kStreams: {
         std::string t = Trim(line);
         if (t[0] == '{') {
@@ -160,6 +170,10 @@ TEST_P(LogqlGoldenTest, MatchesExpectedResponses) {
   cfg.limits_config.max_query_length = 0;
   cfg.limits_config.ingestion_rate_mb = 1000;
   cfg.limits_config.ingestion_burst_size_mb = 1000;
+  for (const auto& [name, value] : c.config) {
+    Status st = ApplyStoreFlag(&cfg, name, value);
+    ASSERT_TRUE(st.ok()) << st.message();
+  }
   StoreServer server(cfg, SystemClock::Default());
   ASSERT_TRUE(server.Start().ok());
 
