@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <memory>
-#include <ranges>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -782,8 +781,8 @@ class TemplateImpl final : public Template {
     out->clear();
     if (simple_) {
       // Text and `{{ .label }}` only (the common line_format shapes): no evaluation needed.
-      for (const Node* n : set_.main.root->nodes | std::views::transform(
-                                [](const auto& p) { return p.get(); })) {
+      for (const auto& node : set_.main.root->nodes) {
+        const Node* n = node.get();
         if (n->type == NodeType::kText) {
           out->append(n->text);
         } else {

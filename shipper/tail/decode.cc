@@ -206,7 +206,18 @@ bool ParseLogTimestamp(std::string_view s, int64_t* ns) {
   }
   if (i != s.size()) return false;
   int64_t secs = DaysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset_s;
-  *ns = secs * 1'000'000'000 + frac;
+  // Outside int64 nanoseconds (before 1677-09-21 or after 2262-04-11): not a timestamp we
+  // can carry (was signed overflow, found by tests/fuzz/decode_fuzz.cc).
+  if (secs < 0 && frac > 0) {  // keep secs * 1e9 in range down to INT64_MIN
+    secs += 1;
+    frac -= 1'000'000'000;
+  }
+  int64_t out;
+  if (__builtin_mul_overflow(secs, int64_t{1'000'000'000}, &out) ||
+      __builtin_add_overflow(out, frac, &out)) {
+    return false;
+  }
+  *ns = out;
   return true;
 }
 

@@ -30,7 +30,8 @@ struct DecodedLine {
 };
 
 // Fast RFC3339(Nano) parser for the forms runtimes write ("2024-05-01T10:00:00.123456789Z",
-// "...+02:00"); false when `s` is not such a timestamp.
+// "...+02:00"); false when `s` is not such a timestamp or lies outside the int64 nanosecond
+// range (1677-09-21 .. 2262-04-11 UTC).
 bool ParseLogTimestamp(std::string_view s, int64_t* ns);
 
 // CRI line; false when the line is not in CRI format (including a bad timestamp).

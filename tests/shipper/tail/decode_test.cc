@@ -25,6 +25,21 @@ TEST(ParseLogTimestampTest, ParsesNanosAndOffsets) {
   EXPECT_FALSE(ParseLogTimestamp("2026-11-21T10:00:00", &ns));
 }
 
+// Found by tests/fuzz/decode_fuzz.cc: years past 2262 overflowed int64 nanoseconds (signed
+// overflow, UBSan); such a line is not a CRI line we can carry (it is shipped raw).
+TEST(ParseLogTimestampTest, OutsideTheNanosecondRangeIsNotATimestamp) {
+  int64_t ns = 0;
+  EXPECT_FALSE(ParseLogTimestamp("9999-12-31T23:59:59.999999999Z", &ns));
+  EXPECT_FALSE(ParseLogTimestamp("2262-04-11T23:47:16.854775808Z", &ns));
+  EXPECT_FALSE(ParseLogTimestamp("1677-09-21T00:12:43.145224191Z", &ns));
+  ASSERT_TRUE(ParseLogTimestamp("2262-04-11T23:47:16.854775807Z", &ns));
+  EXPECT_EQ(ns, INT64_MAX);
+  ASSERT_TRUE(ParseLogTimestamp("1677-09-21T00:12:43.145224192Z", &ns));
+  EXPECT_EQ(ns, INT64_MIN);
+  DecodedLine d;
+  EXPECT_FALSE(DecodeCri("9999-12-31T23:59:59Z stdout F far", &d));
+}
+
 TEST(DecodeCriTest, FullAndPartialLines) {
   DecodedLine d;
   ASSERT_TRUE(DecodeCri("2026-11-21T10:00:00.000000001Z stdout F hello world", &d));
