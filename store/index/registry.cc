@@ -134,10 +134,6 @@ std::vector<StreamRef> Registry::Match(std::string_view tenant, const std::vecto
   std::vector<StreamRef> out;
   if (through <= from) return out;
   const uint32_t first_day = DayOf(from), last_day = DayOf(through - 1);
-  // Days wholly inside [from, through): [DayOf(from - 1) + 1, DayOf(through) - 1].
-  constexpr int64_t kDay = 86400LL * 1'000'000'000;
-  const int64_t full_first = from > 0 ? (from - 1) / kDay + 1 : 0;
-  const int64_t full_last = through / kDay - 1;
   std::shared_lock l(mu_);
   auto tit = tenants_.find(tenant);
   if (tit == tenants_.end()) return out;
@@ -145,12 +141,23 @@ std::vector<StreamRef> Registry::Match(std::string_view tenant, const std::vecto
     auto pos = std::lower_bound(s.days.begin(), s.days.end(), first_day);
     if (pos == s.days.end() || *pos > last_day) continue;
     if (!MatchesAll(matchers, *s.labels)) continue;
-    bool inside = false;
-    if (full_first <= full_last) {
-      auto f = std::lower_bound(s.days.begin(), s.days.end(), static_cast<uint32_t>(full_first));
-      inside = f != s.days.end() && static_cast<int64_t>(*f) <= full_last;
-    }
-    out.push_back({fp, s.labels, inside});
+    out.push_back({fp, s.labels});
+  }
+  return out;
+}
+
+std::vector<StreamRef> Registry::MatchAnyDay(std::string_view tenant, const std::vector<Matcher>& matchers,
+                                             int64_t from, int64_t through) const {
+  std::vector<StreamRef> out;
+  const uint32_t first_day = DayOf(from), last_day = through > from ? DayOf(through - 1) : 0;
+  std::shared_lock l(mu_);
+  auto tit = tenants_.find(tenant);
+  if (tit == tenants_.end()) return out;
+  for (const auto& [fp, s] : tit->second.by_fp) {
+    if (!MatchesAll(matchers, *s.labels)) continue;
+    auto pos = std::lower_bound(s.days.begin(), s.days.end(), first_day);
+    const bool in = through > from && pos != s.days.end() && *pos <= last_day;
+    out.push_back({fp, s.labels, in});
   }
   return out;
 }

@@ -34,10 +34,9 @@ inline uint32_t DayOf(int64_t ts_ns) {
 struct StreamRef {
   uint64_t fp;
   std::shared_ptr<const Labels> labels;  // sorted
-  // Set by Registry::Match: the stream has a posting on a UTC day that lies wholly inside
-  // [from, through), so it surely has entries in the range. When false, only days that the
-  // range covers partly matched and the stream may have no entry in the range itself.
-  bool surely_in_range = false;
+  // The stream has a posting on a UTC day overlapping the queried [from, through). Always
+  // true from Match; MatchAnyDay also returns streams without one.
+  bool day_in_range = true;
 };
 
 class Registry {
@@ -77,9 +76,13 @@ class Registry {
   void RemoveStream(std::string_view tenant, uint64_t fp);
 
   // Streams of `tenant` matching all matchers (empty list = all) with a posting on a day
-  // overlapping [from, through) (day granularity; see StreamRef::surely_in_range).
+  // overlapping [from, through) (day granularity).
   std::vector<StreamRef> Match(std::string_view tenant, const std::vector<Matcher>& matchers,
                                int64_t from, int64_t through) const;
+  // Every stream of `tenant` matching all matchers, whatever its days; day_in_range tells
+  // which have a posting on a day overlapping [from, through). In memory, no I/O.
+  std::vector<StreamRef> MatchAnyDay(std::string_view tenant, const std::vector<Matcher>& matchers,
+                                     int64_t from, int64_t through) const;
 
  private:
   struct Stream {

@@ -27,37 +27,35 @@ std::vector<index::HeadBounds> LookupHeads(const index::HeadDirectory* heads, st
 
 }  // namespace
 
-std::vector<index::StreamRef> StoreQuerier::MatchInRange(std::string_view tenant, const std::vector<Matcher>& matchers,
-                                                         int64_t start, int64_t end) const {
-  std::vector<index::StreamRef> matched = registry_->Match(tenant, matchers, start, end);
-  std::vector<index::StreamRef> unsure;
+std::vector<index::StreamRef> StoreQuerier::MatchForMetadata(std::string_view tenant,
+                                                             const std::vector<Matcher>& matchers, int64_t start,
+                                                             int64_t end, HeadRule rule) const {
+  std::vector<index::StreamRef> candidates = registry_->MatchAnyDay(tenant, matchers, start, end);
+  std::vector<index::StreamRef> rest;
   std::vector<index::StreamRef> out;
-  out.reserve(matched.size());
-  for (auto& s : matched) (s.surely_in_range ? out : unsure).push_back(std::move(s));
-  if (unsure.empty()) return out;
-  // Only streams whose posting days the range covers partly get here. Head bounds first,
-  // then the snapshot (head_directory.h).
-  std::vector<index::HeadBounds> bounds;
-  if (heads_ != nullptr) bounds = LookupHeads(heads_, tenant, unsure);
+  out.reserve(candidates.size());
+  for (auto& s : candidates) (s.day_in_range ? out : rest).push_back(std::move(s));
+  if (rest.empty()) return out;
+  if (heads_ != nullptr) {
+    std::vector<index::HeadBounds> bounds = LookupHeads(heads_, tenant, rest);
+    for (size_t i = 0; i < rest.size(); ++i) {
+      const bool in = rule == HeadRule::kAnyTime ? bounds[i].present : bounds[i].Overlaps(start, end);
+      if (in) out.push_back(std::move(rest[i]));
+    }
+    return out;
+  }
+  // Without a head directory (tests, tools) the head column family is read. A head entry in
+  // [start, end) has a day posting in range already, so only kAnyTime needs this.
+  if (rule != HeadRule::kAnyTime) return out;
   std::shared_ptr<index::DbReader> reader = db_->NewReader();
-  for (size_t i = 0; i < unsure.size(); ++i) {
-    const index::StreamRef& s = unsure[i];
-    bool in = heads_ != nullptr && bounds[i].Overlaps(start, end);
-    if (!in) {
-      auto refs = reader->ListChunks(tenant, s.fp, start, end);
-      // A read error keeps the stream (the day postings say it may be in range) rather than
-      // failing a metadata answer; the same read fails a query loudly.
-      in = !refs.ok() || !refs->empty();
-    }
-    if (!in && heads_ == nullptr) {
-      bool found = false;
-      Status st = reader->ScanHead(tenant, s.fp, start, end, [&](const index::HeadRecord&) {
-        found = true;
-        return false;
-      });
-      in = found || !st.ok();
-    }
-    if (in) out.push_back(s);
+  for (auto& s : rest) {
+    bool found = false;
+    Status st = reader->ScanHead(tenant, s.fp, INT64_MIN, INT64_MAX, [&](const index::HeadRecord&) {
+      found = true;
+      return false;
+    });
+    // A read error keeps the stream rather than failing a metadata answer.
+    if (found || !st.ok()) out.push_back(std::move(s));
   }
   return out;
 }
@@ -65,7 +63,7 @@ std::vector<index::StreamRef> StoreQuerier::MatchInRange(std::string_view tenant
 std::vector<std::string> StoreQuerier::LabelNames(std::string_view tenant, const std::vector<Matcher>& matchers,
                                                   int64_t start, int64_t end) const {
   std::set<std::string> names;
-  for (const auto& s : MatchInRange(tenant, matchers, start, end)) {
+  for (const auto& s : MatchForMetadata(tenant, matchers, start, end, HeadRule::kAnyTime)) {
     for (const Label& l : *s.labels) names.insert(l.name);
   }
   return {names.begin(), names.end()};
@@ -75,7 +73,7 @@ std::vector<std::string> StoreQuerier::LabelValues(std::string_view tenant, std:
                                                    const std::vector<Matcher>& matchers, int64_t start,
                                                    int64_t end) const {
   std::set<std::string> values;
-  for (const auto& s : MatchInRange(tenant, matchers, start, end)) {
+  for (const auto& s : MatchForMetadata(tenant, matchers, start, end, HeadRule::kAnyTime)) {
     if (const std::string* v = s.labels->Get(name)) values.insert(*v);
   }
   return {values.begin(), values.end()};
@@ -85,10 +83,10 @@ std::vector<std::shared_ptr<const Labels>> StoreQuerier::Series(
     std::string_view tenant, const std::vector<std::vector<Matcher>>& selectors, int64_t start, int64_t end) const {
   std::map<uint64_t, std::shared_ptr<const Labels>> seen;
   if (selectors.empty()) {
-    for (auto& s : MatchInRange(tenant, {}, start, end)) seen.emplace(s.fp, s.labels);
+    for (auto& s : MatchForMetadata(tenant, {}, start, end, HeadRule::kOverlapping)) seen.emplace(s.fp, s.labels);
   }
   for (const auto& sel : selectors) {
-    for (auto& s : MatchInRange(tenant, sel, start, end)) seen.emplace(s.fp, s.labels);
+    for (auto& s : MatchForMetadata(tenant, sel, start, end, HeadRule::kOverlapping)) seen.emplace(s.fp, s.labels);
   }
   // Sort by canonical text, rendered once per series (not twice per comparison).
   std::vector<std::pair<std::string, std::shared_ptr<const Labels>>> keyed;

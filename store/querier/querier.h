@@ -70,9 +70,12 @@ class StoreQuerier {
   // The engine's querier for one tenant, sharing this querier's head directory.
   TenantQuerier ForTenant(std::string tenant) const { return TenantQuerier(db_, registry_, std::move(tenant), heads_); }
 
-  // Metadata answers are exact as Loki's are for the data it holds: a stream counts when one
-  // of its chunks or its head spans time overlapping [start, end) (Loki's ingester
-  // shouldConsiderStream; its index, chunk bounds), not merely when it had entries that UTC day.
+  // Metadata answers follow Loki's: its index answers by index period (a UTC day here) and
+  // its ingester from the streams it holds in memory. A stream counts when it has a day
+  // posting on a UTC day overlapping [start, end), or when it has head entries (not yet cut
+  // into a chunk): for label names and values whatever their times (Loki's ingester does not
+  // look at times for them), for series when the head's time span overlaps [start, end)
+  // (Loki's shouldConsiderStream). No chunk is listed or read.
   //
   // Sorted, unique label names of streams matching `matchers` (all streams if empty) in
   // [start, end).
@@ -91,11 +94,16 @@ class StoreQuerier {
                            int64_t end) const;
 
  private:
-  // Registry::Match refined to streams with data overlapping [start, end). Streams with a
-  // posting day wholly inside the range are taken as they are (no I/O); only the others have
-  // their head bounds and chunk refs checked.
-  std::vector<index::StreamRef> MatchInRange(std::string_view tenant, const std::vector<Matcher>& matchers,
-                                             int64_t start, int64_t end) const;
+  // How head entries make a stream count for a metadata answer (see LabelNames).
+  enum class HeadRule {
+    kAnyTime,      // any head entry, whatever its time (labels, label values)
+    kOverlapping,  // the head's [min, max] time span overlaps [start, end) (series)
+  };
+  // Streams matching `matchers` that count for a metadata answer over [start, end): a day
+  // posting on a UTC day overlapping the range, or head entries per `rule`. With a head
+  // directory this is in memory only.
+  std::vector<index::StreamRef> MatchForMetadata(std::string_view tenant, const std::vector<Matcher>& matchers,
+                                                 int64_t start, int64_t end, HeadRule rule) const;
 
   index::Db* db_;
   const index::Registry* registry_;

@@ -166,6 +166,20 @@ TEST_F(GrafanaTest, InstantStatPanelAndMetadataCalls) {
   EXPECT_EQ(stats["entries"], 60);
 }
 
+TEST_F(GrafanaTest, SaveAndTestLabelsListDataOlderThanItsTenMinutes) {
+  // Grafana 9.x-10.1 "Save & test" asks labels for the last 10 minutes and fails with "no
+  // labels" on an empty answer. Loki's ingester answers from every stream it holds whatever
+  // the entries' times, so data pushed with 30-minute-old timestamps still gives labels.
+  HttpReply r = PushProto(*client_, Request({Stream(R"({job="nightly"})",
+                                                    {Entry(now_ - 30 * kMinute, "batch done")})}));
+  ASSERT_EQ(r.status, 204) << r.Describe();
+  const int64_t now = NowNs();
+  json labels = GetJson("/loki/api/v1/labels", {{"start", S(now - 10 * kMinute)}, {"end", S(now)}});
+  EXPECT_EQ(labels, (json{{"status", "success"}, {"data", {"app", "env", "job"}}}));
+  json values = GetJson("/loki/api/v1/label/job/values", {{"start", S(now - 10 * kMinute)}, {"end", S(now)}});
+  EXPECT_EQ(values["data"], (json{"nightly"}));
+}
+
 TEST_F(GrafanaTest, LogsDrilldownCalls) {
   const std::string start = "2000-01-01T00:00:00.000Z";
   // A.6: RFC3339 times; volume over the selector's label names.
