@@ -472,11 +472,14 @@ class BeastServer final : public HttpServer {
       req.path = UrlDecode(target.substr(0, q), false);
       if (q != std::string_view::npos) ParseUrlEncoded(target.substr(q + 1), &req.params);
       auto add_header = [&req](std::string name, std::string value) {
-        auto [it, inserted] = req.headers.try_emplace(std::move(name), std::move(value));
-        if (!inserted && std::find_if(req.repeated_headers.begin(), req.repeated_headers.end(),
-                                      [&](const std::string& r) { return strcasecmp(r.c_str(), it->first.c_str()) == 0; }) ==
-                             req.repeated_headers.end()) {
-          req.repeated_headers.push_back(it->first);
+        // No structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+        const auto emplaced = req.headers.try_emplace(std::move(name), std::move(value));
+        const std::string& key = emplaced.first->first;
+        if (!emplaced.second &&
+            std::find_if(req.repeated_headers.begin(), req.repeated_headers.end(),
+                         [&key](const std::string& r) { return strcasecmp(r.c_str(), key.c_str()) == 0; }) ==
+                req.repeated_headers.end()) {
+          req.repeated_headers.push_back(key);
         }
       };
       for (const auto& f : msg) add_header(std::string(f.name_string()), std::string(f.value()));
