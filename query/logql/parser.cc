@@ -797,13 +797,22 @@ class Parser {
            t.text != "by" && t.text != "without" && IsLabelFilterCmp(Peek(ahead + 1).type);
   }
 
+  // After `,` a label named like a keyword (`by`, `without`, `offset`) followed by a comparison
+  // is a label filter, as after `and`: the printer writes `and` as `,`, so `a>1 and by>=0`
+  // must read back (found by the logql fuzz target).
+  bool KeywordLabelFilter(size_t ahead) const {
+    const Token& t = Peek(ahead);
+    return t.type == Tok::kIdent && (t.text == "by" || t.text == "without" || t.text == "offset") &&
+           IsLabelFilterCmp(Peek(ahead + 1).type);
+  }
+
   Result<std::shared_ptr<const LabelFilterExpr>> ParseLabelFilterAnd() {
     ASSIGN_OR_RETURN(auto lhs, ParseLabelFilterPrimary());
     int chained = 0;
     while (true) {
       if (PeekIdent("and")) {
         Next();
-      } else if (Peek().type == Tok::kComma && StartsLabelFilter(1)) {
+      } else if (Peek().type == Tok::kComma && (StartsLabelFilter(1) || KeywordLabelFilter(1))) {
         Next();
       } else if (!StartsLabelFilter(0) || Peek().type == Tok::kLParen) {
         break;

@@ -8,6 +8,20 @@
 namespace logq::logql {
 namespace {
 
+// Found by fuzz_logql: `a>1 and by>=0` parsed (after `and` a keyword-named label is a label)
+// but printed as `a>1, by>=0`, which did not parse after `or` (`,` refused a keyword label).
+TEST(LogqlFuzzFindingsTest, AndOfKeywordNamedLabelPrintsAndReadsBack) {
+  for (const char* q : {R"({a="b"} | duration > 1s and bytes <= 2KB or statusation > 1s and by>= 000, x="y")",
+                        R"({a="b"} | x="1" or y>1 and without="2")", R"({a="b"} | x>1, offset<3)"}) {
+    auto e = ParseExpr(q);
+    ASSERT_TRUE(e.ok()) << q << ": " << e.status().message();
+    const std::string printed = ToString(**e);
+    auto again = ParseExpr(printed);
+    ASSERT_TRUE(again.ok()) << printed << ": " << again.status().message();
+    EXPECT_EQ(ToString(**again), printed);
+  }
+}
+
 // Found by fuzz_logql: `2 % 9…9e999…` parsed as +Inf and printed as `+Inf`, which does not
 // parse. Loki (strconv.ParseFloat) rejects such literals.
 TEST(LogqlFuzzFindingsTest, NumberLiteralOutOfRangeIsAParseError) {
