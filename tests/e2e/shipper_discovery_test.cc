@@ -38,9 +38,7 @@ int64_t Count(TestHttpClient& c, const std::string& filter) {
 TEST(ShipperDiscoveryTest, SymlinkToThePodsRootDoesNotStopDiscovery) {
   testing::TempDir tmp;
   uint16_t port = FreePort();
-  StoreOptions so;
-  so.flags = {"-server.http-listen-port=" + std::to_string(port)};
-  auto store = StoreProcess::Start(so);
+  auto store = StartStoreOnPort(port);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   std::string pods = tmp.path() + "/pods";
   std::string a = pods + "/disc_a_u1/app";
@@ -67,9 +65,7 @@ TEST(ShipperDiscoveryTest, UnreadableDirectoriesAndFilesAreShippedOnceReadable) 
   testing::TempDir tmp;
   chmod(tmp.path().c_str(), 0777);  // the shipper (uid 65534) writes its positions file here
   uint16_t port = FreePort();
-  StoreOptions so;
-  so.flags = {"-server.http-listen-port=" + std::to_string(port)};
-  auto store = StoreProcess::Start(so);
+  auto store = StartStoreOnPort(port);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   std::string pods = tmp.path() + "/pods";
   std::string locked_dir = pods + "/disc_a_u1/locked";    // unreadable directory at start

@@ -46,6 +46,14 @@ inline uint16_t FreePort() {
   return port;
 }
 
+// A logq-store with its default config listening on 127.0.0.1:`port` (the shipper tests'
+// store: they write the port into the shipper's client URL).
+inline Result<std::unique_ptr<StoreProcess>> StartStoreOnPort(uint16_t port) {
+  StoreOptions so;
+  so.flags = {"-server.http-listen-port=" + std::to_string(port)};
+  return StoreProcess::Start(so);
+}
+
 inline std::string ShipperBinary() {
   if (const char* b = std::getenv("LOGQ_SHIPPER_BINARY")) return b;
   return std::string(LOGQ_BINARY_DIR) + "/shipper/logq-shipper";

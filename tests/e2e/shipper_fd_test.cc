@@ -55,9 +55,7 @@ int64_t StoreCount(TestHttpClient& c) {
 TEST(ShipperFdTest, MoreContainerLogsThanTheFdLimitAreShippedExactlyOnce) {
   testing::TempDir tmp;
   uint16_t port = FreePort();
-  StoreOptions so;
-  so.flags = {"-server.http-listen-port=" + std::to_string(port)};
-  auto store = StoreProcess::Start(so);
+  auto store = StartStoreOnPort(port);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   std::string pods = tmp.path() + "/pods";
   constexpr int kPods = 200;
@@ -108,9 +106,7 @@ TEST(ShipperFdTest, MoreContainerLogsThanTheFdLimitAreShippedExactlyOnce) {
 TEST(ShipperFdTest, RunningOutOfFdsIsVisibleAndHeals) {
   testing::TempDir tmp;
   uint16_t port = FreePort();
-  StoreOptions so;
-  so.flags = {"-server.http-listen-port=" + std::to_string(port)};
-  auto store = StoreProcess::Start(so);
+  auto store = StartStoreOnPort(port);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   std::string pods = tmp.path() + "/pods";
   std::filesystem::create_directories(PodDir(pods, 0));

@@ -36,9 +36,7 @@ int64_t Count(TestHttpClient& c, const std::string& filter) {
 TEST(ShipperFirstStartTest, RotatedHistoryIsSkippedOnlyForDirectoriesFoundAtTheFirstScan) {
   testing::TempDir tmp;
   uint16_t port = FreePort();
-  StoreOptions so;
-  so.flags = {"-server.http-listen-port=" + std::to_string(port)};
-  auto store = StoreProcess::Start(so);
+  auto store = StartStoreOnPort(port);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   std::string pods = tmp.path() + "/pods";
   std::string old_dir = pods + "/e2e_old-1_u1/app";

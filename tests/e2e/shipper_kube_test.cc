@@ -132,9 +132,7 @@ TEST(ShipperKubeTest, PodMetadataFromTheApiBecomesStreamLabelsAndOutlivesThePodU
   std::ofstream(tmp.path() + "/token") << "test-token\n";
 
   uint16_t port = FreePort();
-  StoreOptions so;
-  so.flags = {"-server.http-listen-port=" + std::to_string(port)};
-  auto store = StoreProcess::Start(so);
+  auto store = StartStoreOnPort(port);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   std::string pods = tmp.path() + "/pods";
   std::string web = pods + "/" + kWebPodDir + "/nginx";

@@ -81,9 +81,7 @@ int64_t FileSize(const std::string& path) {
 TEST(ShipperPipelineTest, StagesRunInTheShipperAndMultilineSurvivesKill9) {
   testing::TempDir tmp;
   uint16_t port = FreePort();
-  StoreOptions so;
-  so.flags = {"-server.http-listen-port=" + std::to_string(port)};
-  auto store = StoreProcess::Start(so);
+  auto store = StartStoreOnPort(port);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   std::string pods = tmp.path() + "/pods";
   std::string app = pods + "/e2e_app-1_u1/app";
