@@ -13,6 +13,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 
 #include "store/index/keys.h"
 
@@ -46,6 +47,13 @@ class SpdlogRocksLogger final : public rocksdb::Logger {
     }
   }
 };
+
+// Every write of the store skips RocksDB's own log (see Db::Write).
+rocksdb::WriteOptions Unlogged() {
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
+  return wo;
+}
 
 constexpr std::string_view kSchemaVersionKey = "schema_version";
 constexpr std::string_view kSchemaVersion = "1";
@@ -273,6 +281,10 @@ class RocksDb final : public Db {
     cache_ = rocksdb::NewLRUCache(o.block_cache_bytes);
     rocksdb::DBOptions dbo;
     dbo.create_if_missing = true;
+    // Writes skip RocksDB's own log (logq-store's WAL covers the data until a checkpoint, which
+    // persists the memtables first; see Db::Write). Flushing all column families at one point
+    // keeps what survives a crash a consistent prefix of the writes across them.
+    dbo.atomic_flush = true;
     dbo.info_log = std::make_shared<SpdlogRocksLogger>();
     dbo.create_missing_column_families = true;
     dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
@@ -292,7 +304,9 @@ class RocksDb final : public Db {
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
     for (int i = 0; i < kNumCf; ++i) {
       rocksdb::ColumnFamilyOptions co;
-      co.write_buffer_size = i == kHead ? o.write_buffer_bytes : (4 << 20);
+      // Chunks are the bulk of what is written: a larger memtable there means fewer flushes,
+      // and every flush covers all column families (atomic flush).
+      co.write_buffer_size = i == kChunks ? o.write_buffer_bytes : (4 << 20);
       co.max_write_buffer_number = 3;
       co.table_factory.reset(table(i != kHead && i != kChunks));
       co.compression = rocksdb::kZSTD;
@@ -340,9 +354,8 @@ class RocksDb final : public Db {
   }
 
   Status Write(WriteBatch* batch, bool sync) override {
-    rocksdb::WriteOptions wo;
-    wo.sync = sync;
-    return FromRocks(db_->Write(wo, static_cast<RocksWriteBatch*>(batch)->rep()), "writing batch");
+    RETURN_IF_ERROR(FromRocks(db_->Write(Unlogged(), static_cast<RocksWriteBatch*>(batch)->rep()), "writing batch"));
+    return sync ? Persist() : Status::OK();
   }
 
   Status ForEachStream(
@@ -454,25 +467,32 @@ class RocksDb final : public Db {
     return v;
   }
 
-  Status SyncWal() override { return FromRocks(db_->FlushWAL(true), "syncing WAL"); }
+  Status Persist() override {
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    fo.allow_write_stall = true;
+    std::vector<rocksdb::ColumnFamilyHandle*> hs(handles_.begin(), handles_.end());
+    rocksdb::Status st = db_->Flush(fo, hs);
+    if (!st.ok()) {
+      // A failed flush (disk full) stops RocksDB's writes until it recovers; try now, so that
+      // the caller's next attempt can succeed once space is back.
+      rocksdb::Status r = db_->Resume();
+      if (!r.ok()) spdlog::warn("rocksdb: not recovered from a failed flush yet: {}", r.ToString());
+    }
+    return FromRocks(st, "flushing memtables");
+  }
 
   Status DropHeads() override {
     const std::string begin, end(1, '\xff');  // every key starts with a tenant length < 0xff
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    RETURN_IF_ERROR(FromRocks(db_->DeleteRange(wo, handles_[kHead], begin, end), "dropping the head column family"));
+    RETURN_IF_ERROR(
+        FromRocks(db_->DeleteRange(Unlogged(), handles_[kHead], begin, end), "dropping the head column family"));
+    RETURN_IF_ERROR(Persist());
     rocksdb::CompactRangeOptions co;
     co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
     return FromRocks(db_->CompactRange(co, handles_[kHead], nullptr, nullptr), "compacting the head column family");
   }
 
-  Status Flush() override {
-    RETURN_IF_ERROR(FromRocks(db_->FlushWAL(true), "syncing WAL"));
-    rocksdb::FlushOptions fo;
-    fo.wait = true;
-    std::vector<rocksdb::ColumnFamilyHandle*> hs(handles_.begin(), handles_.end());
-    return FromRocks(db_->Flush(fo, hs), "flushing memtables");
-  }
+  Status Flush() override { return Persist(); }
 
  private:
   static Status FailedPreconditionStatus(std::string m) { return Status(StatusCode::kFailedPrecondition, std::move(m)); }

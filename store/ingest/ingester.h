@@ -69,7 +69,7 @@ struct IngesterOptions {
   wal::FileSystem* wal_fs = nullptr;                // default: the real file system
   int64_t head_memory_limit = 512ll << 20;          // bytes of heads in memory; default 512 MiB
   int64_t checkpoint_interval = 5 * kNanosPerMinute;  // default 5m (Loki's checkpoint_duration)
-  int64_t checkpoint_wal_bytes = 256ll << 20;       // log bytes that trigger a checkpoint; 256 MiB
+  int64_t checkpoint_wal_bytes = 64ll << 20;        // log bytes that trigger a checkpoint; 64 MiB
 };
 
 struct PushStats {

@@ -117,7 +117,7 @@ Status Compactor::ProcessStream(const std::string& tenant, StreamWork& w, PassSt
     uint64_t pending_deleted = 0, pending_rewritten = 0;
     auto flush = [&]() -> Status {
       if (batch->Count() == 0) return Status::OK();
-      RETURN_IF_ERROR(db_->Write(batch.get(), options_.sync_writes));
+      RETURN_IF_ERROR(db_->Write(batch.get(), /*sync=*/false));
       batch = db_->NewWriteBatch();
       CountDeleted(tenant, false, pending.n[kRetention], pending.bytes[kRetention], stats);
       CountDeleted(tenant, true, pending.n[kRequest], pending.bytes[kRequest], stats);
@@ -221,7 +221,7 @@ Status Compactor::DropEmpty(const std::string& tenant, const std::vector<uint64_
       }
       if (any) trimmed.emplace_back(fp, first_day);
     }
-    if (batch->Count() > 0) RETURN_IF_ERROR(db_->Write(batch.get(), options_.sync_writes));
+    if (batch->Count() > 0) RETURN_IF_ERROR(db_->Write(batch.get(), /*sync=*/false));
     for (uint64_t fp : removed) registry_->RemoveStream(tenant, fp);
     for (const auto& [fp, day] : trimmed) registry_->RemoveDaysBefore(tenant, fp, day);
     stats->streams_removed += removed.size();
@@ -276,6 +276,10 @@ Status Compactor::RunTenant(const std::string& tenant, std::vector<DeleteRequest
     if (!SleepForTest()) return Cancelled("compactor stopped during a pass");
   }
   RETURN_IF_ERROR(DropEmpty(tenant, changed, stats));
+  // The pass's writes skip RocksDB's log (Db::Write): make the tenant's deletions durable
+  // before its requests are marked processed. A crash before this point loses the tenant's
+  // part of the pass, which the next pass redoes (passes are idempotent).
+  if (!changed.empty()) RETURN_IF_ERROR(db_->Persist());
   // Entries deleted from cut heads are still in the WAL segments: a checkpoint (which holds
   // the heads without them) lets those segments go, so a restart cannot bring them back.
   if (heads_cut) RETURN_IF_ERROR(ingester_->Checkpoint());

@@ -11,7 +11,9 @@
 // Chunks wholly older than the cut-off are deleted; chunks that straddle it (or that a
 // request touches) are decoded and rewritten without the deleted entries — the new chunk is
 // written and the old one deleted in one RocksDB WriteBatch, so a crash (kill -9) at any
-// point leaves either the old or the new chunk, never both or neither. A stream head that
+// point leaves either the old or the new chunk, never both or neither. Writes are made durable
+// at the end of each tenant (Db::Persist); a crash before loses that tenant's part of the pass,
+// which the next pass redoes. A stream head that
 // may hold deletable entries is cut into chunks first (Ingester::CutStreamLocked), which are
 // then handled like any chunk; after a tenant whose heads were cut, a WAL checkpoint is
 // written so the deleted entries cannot return from the log at restart. No younger entry is
@@ -53,7 +55,6 @@ struct CompactorOptions {
   bool retention_enabled = false;                             // apply retention periods; default false
   int64_t compaction_interval = 10LL * 60 * 1'000'000'000;     // time between passes; default 10m
   int64_t delete_request_cancel_period = 24LL * 3600 * 1'000'000'000;  // default 24h
-  bool sync_writes = false;                                   // fsync each batch; default false
   chunk::ChunkBuilderOptions chunk;                           // for rewritten chunks
   int64_t test_only_stream_delay = 0;                         // test only: sleep after each stream
 };

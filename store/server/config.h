@@ -39,7 +39,7 @@ struct StoreConfig {
     std::string path;            // default "<common.path_prefix>/data", else "./logq-data"
     bool sync_writes = false;    // fsync the WAL (group commit) before acknowledging a push
     int64_t block_cache_size = 32 << 20;  // default 32MiB
-    int64_t write_buffer_size = 32 << 20; // head memtable; default 32MiB
+    int64_t write_buffer_size = 32 << 20; // chunks memtable; default 32MiB
   } storage;
 
   struct Ingester {
@@ -53,7 +53,7 @@ struct StoreConfig {
     struct Wal {
       std::string dir;                                      // default <storage path>/wal
       int64_t checkpoint_duration = 5LL * 60 * 1'000'000'000;  // default 5m
-      int64_t checkpoint_size = 256LL << 20;                // log bytes → checkpoint; default 256MiB
+      int64_t checkpoint_size = 64LL << 20;                 // log bytes → checkpoint; default 64MiB
       int64_t segment_size = 128LL << 20;                   // default 128MiB
       bool flush_on_shutdown = false;                       // cut every head at shutdown; default false
     } wal;

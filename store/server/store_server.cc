@@ -227,7 +227,6 @@ Status StoreServer::Start() {
   co.compaction_interval = config_.compactor.apply_retention_interval > 0 ? config_.compactor.apply_retention_interval
                                                                           : config_.compactor.compaction_interval;
   co.delete_request_cancel_period = config_.compactor.delete_request_cancel_period;
-  co.sync_writes = config_.storage.sync_writes;
   co.chunk = io.chunk;
   co.test_only_stream_delay = config_.compactor.test_only_stream_delay;
   compactor_ = std::make_unique<retention::Compactor>(

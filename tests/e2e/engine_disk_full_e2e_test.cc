@@ -164,7 +164,7 @@ void RunDiskFull(bool whole_data_dir) {
       << store->LogTail();
   for (int b : refused) {
     HttpReply r = push(b);
-    ASSERT_EQ(r.status, 204) << "batch " << b << ": " << r.Describe();
+    ASSERT_EQ(r.status, 204) << "batch " << b << ": " << r.Describe() << "\n" << store->LogTail();
   }
   for (int i = 0; i < 40; ++i) {
     HttpReply r = push(next());
@@ -196,7 +196,7 @@ void RunDiskFull(bool whole_data_dir) {
 
 TEST(EngineDiskFullTest, FullWalDirRefusesWith503LosesNothingAndRecovers) { RunDiskFull(false); }
 
-TEST(EngineDiskFullTest, DISABLED_FullDataDirRefusesWith503LosesNothingAndRecovers) {
+TEST(EngineDiskFullTest, FullDataDirRefusesWith503LosesNothingAndRecovers) {
   RunDiskFull(true);
 }
 
