@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <deque>
 #include <dirent.h>
 #include <map>
@@ -28,6 +29,7 @@
 #include "shipper/discovery/glob_tree.h"
 #include "shipper/discovery/pod_path.h"
 #include "shipper/discovery/pod_tree.h"
+#include "shipper/journal/journal_reader.h"
 #include "shipper/positions/positions.h"
 #include "shipper/tail/file_reader.h"
 #include "shipper/tail/offset_tracker.h"
@@ -74,7 +76,7 @@ struct FileGroup {
 // found by GlobTree); kPods: kubernetes_sd_configs, or no __path__ at all (the kubelet layout
 // under shipper.pods_root, found by PodTree).
 struct Scrape {
-  enum Kind { kPods, kFiles };
+  enum Kind { kPods, kFiles, kJournal };
   const ScrapeConfig* config = nullptr;
   Kind kind = kPods;
   std::vector<FileGroup> groups;  // kFiles
@@ -109,7 +111,9 @@ Status BuildScrapes(const ShipperConfig& config, const Clock& clock, std::vector
   for (size_t i = 0; i < cfgs.size(); ++i) {
     Scrape s;
     s.config = cfgs[i];
-    if (!cfgs[i]->kubernetes_sd) {
+    if (cfgs[i]->journal.enabled) {
+      s.kind = Scrape::kJournal;
+    } else if (!cfgs[i]->kubernetes_sd) {
       for (size_t g = 0; g < cfgs[i]->static_configs.size(); ++g) {
         const StaticConfig& sc = cfgs[i]->static_configs[g];
         auto path = sc.labels.find("__path__");
@@ -179,6 +183,7 @@ std::string CanonicalPath(const std::string& dir, const LogFileName& f) { return
 std::optional<LabelMap> ScrapeTargetLabels(const Scrape& s, const ContainerDir* pod_dir, const std::string& canonical,
                                            const std::string& node_name, PodMetadata* pods) {
   LabelMap labels;
+  if (s.kind == Scrape::kJournal) return std::nullopt;
   if (s.kind == Scrape::kFiles) {
     const FileGroup* group = nullptr;
     for (const FileGroup& g : s.groups) {
@@ -273,6 +278,21 @@ struct DirState {
   std::deque<GoneRecord> gone;
 };
 
+// One `journal` scrape config at runtime. Entries are numbered; entry k is the slot
+// [k, k+1) of `tracker`, so the committed sequence maps back to the cursor of the last entry
+// every entry up to which is acknowledged (or dropped): only that cursor is saved.
+struct JournalState {
+  size_t scrape = 0;
+  std::string key;  // positions key: "cursor-<job_name>" (Promtail's)
+  std::unique_ptr<JournalReader> reader;
+  uint64_t id = 0;  // EntryRef::file_id of its entries
+  OffsetTracker tracker;
+  uint64_t next = 0;
+  std::deque<std::pair<uint64_t, std::string>> cursors;  // (end sequence, cursor) not committed
+  std::string committed_cursor;
+  int64_t last_error_log_mono = 0;
+};
+
 class AgentImpl final : public Agent, public PodTreeListener
     , public EntrySink
 {
@@ -311,12 +331,22 @@ class AgentImpl final : public Agent, public PodTreeListener
   void Emit(LogEntry&& entry) override { Dispatch(std::move(entry)); }
   void Dropped(const LogEntry& entry, std::string_view reason) override {
     pipeline_drops_[std::string(reason)]->Inc();
-    auto it = by_id_.find(entry.cursor.file_id);
-    if (it != by_id_.end() && it->second) it->second->tracker.Emitted(entry.cursor.end_offset, 0);
+    if (OffsetTracker* t = TrackerFor(entry.cursor.file_id)) t->Emitted(entry.cursor.end_offset, 0);
   }
 
  private:
   void RescanDir(DirState& d);
+  // The offset tracker of a file or journal id (null: unknown or retired).
+  OffsetTracker* TrackerFor(uint64_t id) {
+    auto it = by_id_.find(id);
+    if (it != by_id_.end()) return it->second ? &it->second->tracker : nullptr;
+    auto j = journal_by_id_.find(id);
+    return j == journal_by_id_.end() ? nullptr : &j->second->tracker;
+  }
+  // Reads up to 1000 entries per journal; true when a journal may have more right now.
+  bool ReadJournals();
+  void HandleJournalEntry(JournalState& j, uint64_t seq, JournalEntry& e);
+  void AdvanceCursor(JournalState& j);
   // How a directory entry is tailed: the kubelet layout's names in PodTree directories, else
   // a file a __path__ glob matches (current) or a logrotate generation of one: <base>.<x>,
   // <base>-<x>, optionally .gz (rotated; `order` stats it for its mtime). nullopt: not ours.
@@ -413,6 +443,9 @@ class AgentImpl final : public Agent, public PodTreeListener
   std::atomic<int64_t> oldest_unacked_ns_{0};
 
   std::vector<Record> recs_;  // scratch
+  std::vector<std::unique_ptr<JournalState>> journals_;
+  std::unordered_map<uint64_t, JournalState*> journal_by_id_;
+  Counter* journal_entries_ = nullptr;
 
   // File descriptors (see MakeRoomForFd).
   size_t max_open_files_ = 0;
@@ -467,6 +500,7 @@ class AgentImpl final : public Agent, public PodTreeListener
   std::string targets_json_ = "{\"scrape_configs\":[]}";  // guarded by targets_mu_
   int64_t last_targets_mono_ = 0;
   std::vector<bool> warned_empty_;
+  bool journal_more_ = false;
 };
 
 void AppendJsonString(std::string* out, std::string_view v) {
@@ -512,7 +546,7 @@ void AgentImpl::UpdateTargets(bool now) {
     o += "{\"job_name\":";
     AppendJsonString(&o, s.config->job_name);
     o += ",\"kind\":";
-    o += s.kind == Scrape::kFiles ? "\"files\"" : "\"pods\"";
+    o += s.kind == Scrape::kFiles ? "\"files\"" : s.kind == Scrape::kJournal ? "\"journal\"" : "\"pods\"";
     o += ",\"paths\":[";
     for (size_t g = 0; g < s.groups.size(); ++g) {
       if (g) o += ',';
@@ -600,6 +634,25 @@ Status AgentImpl::Init() {
 
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) return Internal("eventfd failed");
+  for (size_t i = 0; i < scrapes_.size(); ++i) {
+    if (scrapes_[i].kind != Scrape::kJournal) continue;
+    const JournalConfig& jc = scrapes_[i].config->journal;
+    auto j = std::make_unique<JournalState>();
+    j->scrape = i;
+    j->key = "cursor-" + scrapes_[i].config->job_name;
+    auto saved = last_saved_.other.find(j->key);
+    if (saved != last_saved_.other.end()) j->committed_cursor = saved->second;
+    auto r = JournalReader::Open(jc.path, j->committed_cursor, jc.max_age_ns, clock_.NowNanos());
+    if (!r.ok()) return r.status().WithPrefix("scrape_configs[" + std::to_string(i) + "] (job \"" +
+                                              scrapes_[i].config->job_name + "\")");
+    j->reader = std::move(r).value();
+    spdlog::info("scrape config \"{}\": reading the journal {} {}", scrapes_[i].config->job_name,
+                 jc.path.empty() ? std::string("(local)") : jc.path, j->reader->start_note());
+    j->id = NewId();
+    journal_by_id_[j->id] = j.get();
+    journals_.push_back(std::move(j));
+  }
+  journal_entries_ = metrics_.GetCounter("logq_shipper_journal_entries_total", "Journal entries read.");
   {
     struct rlimit rl;
     uint64_t soft = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? static_cast<uint64_t>(rl.rlim_cur) : 1024;
@@ -1250,6 +1303,113 @@ void AgentImpl::ReadSome() {
     if (f->reader->gzip() || f->reader->unlinked() || !f->in_listing) FinishFile(f);
   }
   paused_->Set(Backpressured() && !run_queue_.empty() ? 1 : 0);
+  journal_more_ = ReadJournals();
+}
+
+bool AgentImpl::ReadJournals() {
+  bool more = false;
+  for (auto& jp : journals_) {
+    JournalState& j = *jp;
+    int n = 0;
+    for (; n < 1000 && !Backpressured(); ++n) {
+      JournalEntry e;
+      auto r = j.reader->Next(&e);
+      if (!r.ok()) {
+        int64_t now = clock_.MonotonicNanos();
+        if (j.last_error_log_mono == 0 || now - j.last_error_log_mono > 10 * kNanosPerSecond) {
+          j.last_error_log_mono = now;
+          spdlog::error("scrape config \"{}\": {}", scrapes_[j.scrape].config->job_name, r.status().message());
+        }
+        break;
+      }
+      if (!*r) break;
+      journal_entries_->Inc();
+      uint64_t seq = j.next++;
+      j.tracker.Add(seq, seq + 1, 0);
+      j.tracker.SetConsumed(j.next);
+      j.cursors.emplace_back(seq + 1, std::move(e.cursor));
+      HandleJournalEntry(j, seq, e);
+    }
+    if (n == 1000) more = true;
+    AdvanceCursor(j);
+  }
+  return more;
+}
+
+void AgentImpl::HandleJournalEntry(JournalState& j, uint64_t seq, JournalEntry& e) {
+  Scrape& sc = scrapes_[j.scrape];
+  const JournalConfig& jc = sc.config->journal;
+  LabelMap labels;
+  std::string message;
+  bool has_message = false;
+  for (auto& [k, v] : e.fields) {
+    std::string lower = k;
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (k == "PRIORITY") labels["__journal_priority_keyword"] = JournalPriorityKeyword(v);
+    if (k == "MESSAGE" && !jc.json) {
+      message = v;
+      has_message = true;
+    }
+    labels["__journal_" + lower] = v;
+  }
+  if (jc.json) {
+    // Every field as a JSON object, keys sorted (as Go's encoding/json writes a map).
+    std::map<std::string, std::string> sorted(e.fields.begin(), e.fields.end());
+    message = "{";
+    bool first = true;
+    for (const auto& [k, v] : sorted) {
+      if (!first) message += ',';
+      first = false;
+      AppendJsonString(&message, k);
+      message += ':';
+      AppendJsonString(&message, v);
+    }
+    message += '}';
+    has_message = true;
+  }
+  for (const auto& [k, v] : jc.labels) labels[k] = v;
+  bool keep = true;
+  if (sc.has_relabel) {
+    keep = Relabel(sc.relabel, labels);
+    if (keep) RemoveInternalLabels(labels);
+  } else {
+    for (auto it = labels.begin(); it != labels.end();) {
+      it = it->first.rfind("__", 0) == 0 ? labels.erase(it) : std::next(it);
+    }
+  }
+  // As Promtail: no MESSAGE (and not json), or no label left → not sent.
+  if (!has_message || !keep || labels.empty()) {
+    j.tracker.Emitted(seq + 1, 0);
+    return;
+  }
+  if (sc.has_pipeline) {
+    LogEntry le;
+    le.timestamp_ns = e.realtime_ns;
+    le.line = std::move(message);
+    le.labels = std::move(labels);
+    le.cursor.file_id = j.id;
+    le.cursor.end_offset = seq + 1;
+    sc.pipeline->Process(std::move(le), *this);
+    return;
+  }
+  EntryRef ref{j.id, seq + 1, static_cast<uint32_t>(message.size()), 0};
+  size_t n = clients_.size();
+  for (size_t c = 0; c < n; ++c) {
+    LabelMap l;
+    for (const auto& [k, v] : config_.clients[c].external_labels) l[k] = v;
+    for (const auto& [k, v] : labels) l[k] = v;
+    std::string line = c + 1 == n ? std::move(message) : message;
+    AddToBatch(c, "", RenderLabels(l), e.realtime_ns, std::move(line), {}, ref);
+  }
+  j.tracker.Emitted(seq + 1, static_cast<int>(n));
+}
+
+void AgentImpl::AdvanceCursor(JournalState& j) {
+  uint64_t committed = j.tracker.Committed();
+  while (!j.cursors.empty() && j.cursors.front().first <= committed) {
+    j.committed_cursor = std::move(j.cursors.front().second);
+    j.cursors.pop_front();
+  }
 }
 
 void AgentImpl::FinishFile(FileState* f) {
@@ -1327,6 +1487,7 @@ void AgentImpl::Dispatch(LogEntry&& e) {
     AddToBatch(c, e.tenant, rendered, e.timestamp_ns, std::move(line), c + 1 == n ? std::move(md) : md, ref);
   }
   if (f) f->tracker.Emitted(e.cursor.end_offset, static_cast<int>(n));
+  else if (OffsetTracker* t = TrackerFor(e.cursor.file_id)) t->Emitted(e.cursor.end_offset, static_cast<int>(n));
 }
 
 void AgentImpl::AddToBatch(size_t c, const std::string& tenant, const std::string& labels, int64_t ts,
@@ -1361,6 +1522,7 @@ void AgentImpl::ProcessResults() {
   std::vector<BatchResult> results;
   for (auto& c : clients_) c->TakeResults(&results);
   FileState* last_touched = nullptr;
+  bool journals_touched = false;
   for (BatchResult& r : results) {
     Counter* de = nullptr;
     Counter* db = nullptr;
@@ -1382,7 +1544,13 @@ void AgentImpl::ProcessResults() {
         db->Inc(ref.bytes);
       }
       auto it = by_id_.find(ref.file_id);
-      if (it == by_id_.end() || !it->second) continue;
+      if (it == by_id_.end() || !it->second) {
+        if (auto j = journal_by_id_.find(ref.file_id); j != journal_by_id_.end()) {
+          j->second->tracker.Done(ref.end_offset);
+          journals_touched = true;
+        }
+        continue;
+      }
       FileState* f = it->second;
       if (r.delivered) {
         f->metrics[ref.stream].sent_entries->Inc();
@@ -1396,6 +1564,9 @@ void AgentImpl::ProcessResults() {
     }
   }
   if (last_touched) last_touched->tracker.Committed();
+  if (journals_touched) {
+    for (auto& j : journals_) AdvanceCursor(*j);
+  }
   if (pending_bytes_ < 0) pending_bytes_ = 0;
 }
 
@@ -1503,6 +1674,10 @@ void AgentImpl::MaybeSavePositions(bool force) {
   }
   for (auto& [p, d] : dirs_) {
     for (const auto& g : d.gone) data.files.emplace(g.path, g.entry);
+  }
+  for (auto& j : journals_) {
+    AdvanceCursor(*j);
+    if (!j->committed_cursor.empty()) data.other[j->key] = j->committed_cursor;
   }
   // Entries of the positions file not matched yet (before the first scan completes, or for
   // directories that no longer exist) are kept.
@@ -1813,12 +1988,16 @@ Status AgentImpl::Run() {
     }
     Tick();
     int timeout_ms = 200;
-    if (!run_queue_.empty() && !Backpressured()) timeout_ms = 0;
-    struct pollfd pfds[4] = {{wake_fd_, POLLIN, 0}, {sfd, POLLIN, 0}, {tree_ ? tree_->fd() : -1, POLLIN, 0},
-                             {glob_tree_ ? glob_tree_->fd() : -1, POLLIN, 0}};
-    int n = poll(pfds, 4, timeout_ms);
+    if ((!run_queue_.empty() || journal_more_) && !Backpressured()) timeout_ms = 0;
+    std::vector<struct pollfd> pfds = {{wake_fd_, POLLIN, 0}, {sfd, POLLIN, 0}, {tree_ ? tree_->fd() : -1, POLLIN, 0},
+                                       {glob_tree_ ? glob_tree_->fd() : -1, POLLIN, 0}};
+    for (auto& j : journals_) pfds.push_back({j->reader->fd(), POLLIN, 0});
+    int n = poll(pfds.data(), pfds.size(), timeout_ms);
     if (n > 0 && (pfds[2].revents & POLLIN)) tree_->HandleEvents();
     if (n > 0 && (pfds[3].revents & POLLIN)) glob_tree_->HandleEvents();
+    for (size_t i = 0; n > 0 && i < journals_.size(); ++i) {
+      if (pfds[4 + i].revents & POLLIN) journals_[i]->reader->Process();
+    }
     if (sfd >= 0 && n > 0 && (pfds[1].revents & POLLIN)) {
       struct signalfd_siginfo si;
       if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
@@ -1900,6 +2079,7 @@ Status DryRun(const ShipperConfig& config, const std::vector<std::string>& files
     LabelMap labels;
     const Scrape* chosen = nullptr;
     for (const Scrape& s : scrapes) {
+      if (s.kind == Scrape::kJournal) continue;
       std::optional<LabelMap> l;
       if (s.kind == Scrape::kFiles || (pod && fname)) {
         // The same labels as the agent gives (minus pod metadata from the API).
