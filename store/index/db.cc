@@ -422,6 +422,18 @@ class RocksDb final : public Db {
     return v;
   }
 
+  Status SyncWal() override { return FromRocks(db_->FlushWAL(true), "syncing WAL"); }
+
+  Status DropHeads() override {
+    const std::string begin, end(1, '\xff');  // every key starts with a tenant length < 0xff
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    RETURN_IF_ERROR(FromRocks(db_->DeleteRange(wo, handles_[kHead], begin, end), "dropping the head column family"));
+    rocksdb::CompactRangeOptions co;
+    co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    return FromRocks(db_->CompactRange(co, handles_[kHead], nullptr, nullptr), "compacting the head column family");
+  }
+
   Status Flush() override {
     RETURN_IF_ERROR(FromRocks(db_->FlushWAL(true), "syncing WAL"));
     rocksdb::FlushOptions fo;

@@ -3,7 +3,8 @@
 //
 //   streams    tenant·fp                          → canonical label text
 //   postings   tenant·day·fp                      → "" (stream had entries that UTC day)
-//   head       tenant·fp·ts·hash(line)            → head value (line + structured metadata)
+//   head       tenant·fp·ts·hash(line)            → head value (line + structured metadata);
+//              written only by releases before the WAL engine: read once at upgrade, then dropped
 //   chunks     tenant·fp·min_ts·max_ts·hash       → chunk bytes (store/chunk format)
 //   chunk_refs same key as chunks                 → ChunkRef summary (small; scanned by queries)
 //   meta       "schema_version", ...              → values
@@ -131,6 +132,11 @@ class Db {
   virtual uint64_t DiskBytes() = 0;
   // Approximate number of stored chunks (RocksDB's key estimate of chunk_refs).
   virtual uint64_t EstimateChunks() = 0;
+  // Makes every write that returned so far durable (syncs RocksDB's own log).
+  virtual Status SyncWal() = 0;
+  // Deletes every record of the `head` column family (the previous engine's heads, once
+  // moved into the new heads) and compacts it away.
+  virtual Status DropHeads() = 0;
   // Flushes memtables and syncs the WAL (graceful shutdown).
   virtual Status Flush() = 0;
 };

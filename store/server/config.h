@@ -48,6 +48,15 @@ struct StoreConfig {
     int64_t chunk_idle_period = 30LL * 60 * 1'000'000'000;  // default 30m
     int64_t flush_check_period = 10LL * 1'000'000'000;      // default 10s
     int chunk_compression_level = 3;                        // zstd level; default 3
+    int64_t chunk_block_size = 256 << 10;                   // raw bytes per block; default 256KiB
+    int64_t head_memory_limit = 512LL << 20;                // heads in memory → 429; default 512MiB
+    struct Wal {
+      std::string dir;                                      // default <storage path>/wal
+      int64_t checkpoint_duration = 5LL * 60 * 1'000'000'000;  // default 5m
+      int64_t checkpoint_size = 256LL << 20;                // log bytes → checkpoint; default 256MiB
+      int64_t segment_size = 128LL << 20;                   // default 128MiB
+      bool flush_on_shutdown = false;                       // cut every head at shutdown; default false
+    } wal;
   } ingester;
 
   struct Distributor {
@@ -96,6 +105,7 @@ struct StoreConfig {
 
   // The directory RocksDB lives in, after defaults.
   std::string StoragePath() const;
+  std::string WalDir() const;  // ingester.wal.dir or <StoragePath()>/wal
 };
 
 // Parses YAML text. `source` names the file in errors.
