@@ -1019,11 +1019,6 @@ void AgentImpl::OpenFile(DirState& d, const std::string& name, const LogFileName
         }
       }
     }
-    if (!found && fname.plain) {
-      // A logrotate .gz of content the shipper never tracked (rotated before it ran): not read.
-      d.ignored.insert({st.st_dev, st.st_ino, name});
-      return;
-    }
   }
   std::unique_ptr<FileReader> reader;
   if (!gzip) {
@@ -1034,18 +1029,30 @@ void AgentImpl::OpenFile(DirState& d, const std::string& name, const LogFileName
       return;
     }
     auto e = TakeLoadedPlain(d, path, fd, st);
-    if (!e && fname.plain && fname.generation != Generation::kCurrent) e = TakeCopyPosition(d, fname, fd, st);
+    if (!e && fname.plain && fname.generation != Generation::kCurrent) {
+      e = TakeCopyPosition(d, fname, fd, st);
+      // Not decided yet (not opened, not ignored: looked at again at the next scan): an empty
+      // rotated file, or one whose head is the head of a file being read, may be a
+      // copytruncate copy in progress; once the original's truncation is seen, the copy is
+      // read from where the original was (TakeCopyPosition).
+      bool maybe_copy = !e && st.st_size == 0;
+      for (auto& [n, f] : d.by_name) {
+        if (e || maybe_copy) break;
+        if (f->fname.base != fname.base || !f->reader || f->reader->gzip()) continue;
+        const FileIdentity& id = f->reader->identity();
+        uint64_t h = 0;
+        maybe_copy = id.fp_len > 0 && HashPrefixFd(fd, id.fp_len, &h) && h == id.fp_hash;
+      }
+      if (maybe_copy) {
+        close(fd);
+        return;
+      }
+    }
     close(fd);
     if (e) offset = e->offset;
     found_position = e.has_value();
-    if (fname.plain && fname.generation != Generation::kCurrent && !found_position) {
-      // A rotated generation (x.log.1, x.log-20261207) whose content the shipper never
-      // tracked: not read, as Promtail (whose glob does not match it) would not read it.
-      d.ignored.insert({st.st_dev, st.st_ino, name});
-      return;
-    }
   }
-  if (d.first_start && !fname.plain && fname.generation != Generation::kCurrent && !found_position) {
+  if (d.first_start && fname.generation != Generation::kCurrent && !found_position) {
     // Tracked from its end (not ignored), so the positions file remembers it as read and a
     // restart does not read it either. A gzip reader skips to its decompressed end.
     spdlog::info("{}: rotated before the shipper first saw this container; not read (as Promtail)", path);
@@ -1595,6 +1602,12 @@ void AgentImpl::RetireFile(FileState* f) {
       g.entry.size = static_cast<int64_t>(f->reader->size());
       d.gone.push_back(std::move(g));
       EvictGone(d, 16);
+      if (f->fname.plain) {
+        // A .gz (or copy) ignored as a copy of this file while it was read is matched against
+        // the gone record now, so it is tracked (at its end) and the positions file knows it.
+        d.ignored.clear();
+        rescan_dirs_.insert(f->dir);
+      }
     }
     for (auto it = d.by_name.begin(); it != d.by_name.end(); ++it) {
       if (it->second == f) {
@@ -1673,7 +1686,12 @@ void AgentImpl::MaybeSavePositions(bool force) {
     data.files[f->path] = e;
   }
   for (auto& [p, d] : dirs_) {
-    for (const auto& g : d.gone) data.files.emplace(g.path, g.entry);
+    for (const auto& g : d.gone) {
+      // logrotate reuses names (x.log.1): a live file may hold the gone one's path.
+      std::string key = g.path;
+      if (data.files.count(key) && g.entry.identity) key += "#" + std::to_string(g.entry.identity->ino);
+      data.files.emplace(key, g.entry);
+    }
   }
   for (auto& j : journals_) {
     AdvanceCursor(*j);

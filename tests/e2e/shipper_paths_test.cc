@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "query/base/units.h"
 #include "tests/e2e/shipper_e2e_util.h"
@@ -142,6 +143,98 @@ TEST(ShipperPathsTest, PromtailStaticConfigGlobsExcludesAndNewFiles) {
   AppendLine(tmp.path() + "/missing/b/late.log", "late 1");
   ASSERT_TRUE(PollUntil([&] { return CountInStore(c, "{job=\"none\"}", 0, end) == 1; }, std::chrono::seconds(20)))
       << shipper.AllLogs();
+  auto st = shipper.Terminate();
+  ASSERT_TRUE(st.ok() && *st == 0) << shipper.AllLogs();
+}
+
+// Every line of the one stream `selector` selects: seq in [0, n) of writer stream `id` exactly once.
+StreamCheck CheckSelector(TestHttpClient& c, const std::string& selector, const std::string& id, int64_t n,
+                          int64_t start) {
+  StreamCheck r;
+  r.expected = n;
+  Entries entries;
+  std::string err;
+  if (!QueryAll(c, selector, start, NowNs() + kMinute, 5000, &entries, &err)) {
+    r.first_problem = err;
+    r.lost = n;
+    return r;
+  }
+  std::map<int64_t, int> seen;
+  for (const auto& [ts, line] : entries) {
+    ++r.received;
+    int64_t seq = line.rfind("seq=", 0) == 0 ? std::atoll(line.c_str() + 4) : -1;
+    if (seq < 0 || line != Message(id, seq)) {
+      ++r.corrupt;
+      if (r.first_problem.empty()) r.first_problem = "corrupt line: " + line.substr(0, 200);
+      continue;
+    }
+    if (++seen[seq] == 2 && r.first_problem.empty()) r.first_problem = "duplicate seq " + std::to_string(seq);
+    if (seen[seq] == 2) ++r.duplicated;
+  }
+  for (int64_t s = 0; s < n; ++s) {
+    if (!seen.count(s)) {
+      ++r.lost;
+      if (r.first_problem.empty()) r.first_problem = "lost seq " + std::to_string(s);
+    }
+  }
+  return r;
+}
+
+// The issue's target: a Promtail config (static __path__ into a kubelet-style tree, `cri: {}`)
+// with kubelet rename + gzip rotation and three kill -9: nothing lost, nothing duplicated.
+TEST(ShipperPathsTest, PromtailConfigOnKubeletRotationSurvivesThreeKill9) {
+  testing::TempDir tmp;
+  uint16_t port = FreePort();
+  auto store = StartStoreOnPort(port);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  std::string pods = tmp.path() + "/pods";
+  std::filesystem::create_directories(pods + "/e2e_web-0_uid-0");
+  std::filesystem::create_directories(pods + "/e2e_db-0_uid-1");
+  int64_t start = NowNs() - kMinute;
+  ContainerWriter app(pods + "/e2e_web-0_uid-0/app", "app", RotateMode::kKubelet, 150, 120);
+  ContainerWriter db(pods + "/e2e_db-0_uid-1/db", "db", RotateMode::kKubelet, 120, 100);
+  std::string config =
+      "server:\n  http_listen_port: 0\n"
+      "positions:\n  filename: " + tmp.path() + "/positions.yaml\n  sync_period: 200ms\n"
+      "clients:\n  - url: http://127.0.0.1:" + std::to_string(port) + "/loki/api/v1/push\n    batchwait: 200ms\n"
+      "scrape_configs:\n  - job_name: pods\n    pipeline_stages:\n      - cri: {}\n"
+      "    static_configs:\n      - targets: [localhost]\n        labels:\n          job: podlogs\n"
+      "          __path__: " + pods + "/*/*/*.log\n";
+  ShipperProcess shipper(tmp.path(), config);
+  ASSERT_TRUE(shipper.Start().ok()) << shipper.Log();
+  app.Start();
+  db.Start();
+  const int schedule_ms[][2] = {{1500, 700}, {1300, 1500}, {1700, 400}};
+  for (const auto& s : schedule_ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(s[0]));  // schedule, not a wait
+    shipper.Kill();
+    std::this_thread::sleep_for(std::chrono::milliseconds(s[1]));
+    ASSERT_TRUE(shipper.Start().ok()) << shipper.AllLogs();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  app.Stop();
+  db.Stop();
+  EXPECT_GE(app.rotations(), 4);
+  TestHttpClient c((*store)->base_url());
+  int64_t total = 0;
+  for (auto* w : {&app, &db}) total += w->written("stdout") + w->written("stderr");
+  EXPECT_TRUE(PollUntil([&] { return CountInStore(c, "{job=\"podlogs\"}", start, NowNs() + kMinute) >= total; },
+                        std::chrono::seconds(30)))
+      << CountInStore(c, "{job=\"podlogs\"}", start, NowNs() + kMinute) << " of " << total << "\n"
+      << shipper.AllLogs();
+  for (auto* w : {&app, &db}) {
+    std::string file = pods + (w == &app ? "/e2e_web-0_uid-0/app" : "/e2e_db-0_uid-1/db") + "/0.log";
+    for (const std::string stream : {"stdout", "stderr"}) {
+      SCOPED_TRACE(w->id() + "/" + stream);
+      StreamCheck r = CheckSelector(c, "{job=\"podlogs\", filename=\"" + file + "\", stream=\"" + stream + "\"}",
+                                    w->id() + "/" + stream, w->written(stream), start);
+      EXPECT_GT(r.expected, 0);
+      EXPECT_EQ(r.lost, 0) << r.first_problem << "\n" << shipper.AllLogs();
+      EXPECT_EQ(r.duplicated, 0) << r.first_problem;
+      EXPECT_EQ(r.corrupt, 0) << r.first_problem;
+    }
+  }
+  EXPECT_EQ(MetricValue(shipper.Metrics(), "logq_shipper_unread_bytes_total"), 0);
   auto st = shipper.Terminate();
   ASSERT_TRUE(st.ok() && *st == 0) << shipper.AllLogs();
 }
