@@ -8,13 +8,44 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 
 #include "store/index/keys.h"
 
 namespace logq::index {
 namespace {
+
+// RocksDB's info log goes to the store's log instead of <path>/LOG: one place to read, and a
+// full disk cannot make RocksDB's file logger fail (its PosixLogger asserts when a write to LOG
+// fails with ENOSPC, which took the whole store down). Info and header lines are debug-level.
+class SpdlogRocksLogger final : public rocksdb::Logger {
+ public:
+  SpdlogRocksLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override { Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap); }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char buf[1024];
+    const int n = std::vsnprintf(buf, sizeof buf, format, ap);
+    if (n < 0) return;
+    const std::string_view msg(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
+    switch (level) {
+      case rocksdb::InfoLogLevel::WARN_LEVEL:
+        spdlog::warn("rocksdb: {}", msg);
+        break;
+      case rocksdb::InfoLogLevel::ERROR_LEVEL:
+      case rocksdb::InfoLogLevel::FATAL_LEVEL:
+        spdlog::error("rocksdb: {}", msg);
+        break;
+      default:
+        spdlog::debug("rocksdb: {}", msg);
+    }
+  }
+};
 
 constexpr std::string_view kSchemaVersionKey = "schema_version";
 constexpr std::string_view kSchemaVersion = "1";
@@ -242,6 +273,7 @@ class RocksDb final : public Db {
     cache_ = rocksdb::NewLRUCache(o.block_cache_bytes);
     rocksdb::DBOptions dbo;
     dbo.create_if_missing = true;
+    dbo.info_log = std::make_shared<SpdlogRocksLogger>();
     dbo.create_missing_column_families = true;
     dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
     dbo.max_background_jobs = 2;

@@ -125,11 +125,12 @@ int64_t StreamHead::AddBlock(std::shared_ptr<const chunk::CompressedBlock> block
   return charge;
 }
 
-Status StreamHead::PrepareCut(std::vector<std::shared_ptr<const chunk::CompressedBlock>>* blocks) {
+Result<int64_t> StreamHead::PrepareCut(std::vector<std::shared_ptr<const chunk::CompressedBlock>>* blocks) {
   std::lock_guard<std::mutex> l(mu_);
+  const int64_t before = stats_.mem_bytes;
   RETURN_IF_ERROR(SealLocked());
   *blocks = blocks_;
-  return Status::OK();
+  return stats_.mem_bytes - before;
 }
 
 int64_t StreamHead::FinishCut(const std::vector<std::shared_ptr<const chunk::CompressedBlock>>& cut,

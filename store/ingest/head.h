@@ -65,7 +65,8 @@ class StreamHead {
   int64_t AddBlock(std::shared_ptr<const chunk::CompressedBlock> block, int64_t mono);
 
   // A cut's input: seals the open block and returns every finished block sorted by min_ts.
-  Status PrepareCut(std::vector<std::shared_ptr<const chunk::CompressedBlock>>* blocks);
+  // Returns the change of mem_bytes (sealing compresses the open block).
+  Result<int64_t> PrepareCut(std::vector<std::shared_ptr<const chunk::CompressedBlock>>* blocks);
   // After the chunks holding `cut` were written: removes exactly those blocks (blocks sealed
   // since PrepareCut stay), bumps the cut generation and recomputes the bounds. Returns the
   // change of mem_bytes (≤ 0).

@@ -687,7 +687,8 @@ Result<int> Ingester::CutStream(const std::string& tenant, uint64_t fp) {
   std::shared_ptr<StreamHead> head = FindHead(tenant, fp);
   if (!head) return 0;
   std::vector<std::shared_ptr<const chunk::CompressedBlock>> blocks;
-  RETURN_IF_ERROR(head->PrepareCut(&blocks));
+  ASSIGN_OR_RETURN(int64_t sealed, head->PrepareCut(&blocks));
+  ChargeMemory(sealed);
   if (blocks.empty()) return 0;
 
   struct Built {

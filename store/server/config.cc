@@ -99,6 +99,7 @@ void ParseLimits(Section& s, ingest::Limits* l) {
   s.Field("max_entries_limit_per_query", Int(&l->max_entries_limit_per_query, 1, 100'000'000));
   s.Field("max_query_length", Duration(&l->max_query_length));
   s.Field("max_query_series", Int(&l->max_query_series, 1, 100'000'000));
+  s.Field("split_queries_by_interval", Duration(&l->split_queries_by_interval));
   s.Field("query_timeout", Duration(&l->query_timeout));
   s.Field("max_concurrent_tail_requests", Int(&l->max_concurrent_tail_requests, 0, 100'000));
   s.Field("max_query_memory_size", Bytes(&l->max_query_memory_size));
@@ -432,6 +433,7 @@ std::string StoreConfigToYaml(const StoreConfig& c) {
   o += fmt::format("  max_entries_limit_per_query: {}\n", l.max_entries_limit_per_query);
   o += fmt::format("  max_query_length: {}\n", FormatDuration(l.max_query_length));
   o += fmt::format("  max_query_series: {}\n", l.max_query_series);
+  o += fmt::format("  split_queries_by_interval: {}\n", FormatDuration(l.split_queries_by_interval));
   o += fmt::format("  query_timeout: {}\n", FormatDuration(l.query_timeout));
   o += fmt::format("  max_concurrent_tail_requests: {}\n", l.max_concurrent_tail_requests);
   o += fmt::format("  max_query_memory_size: {}\n", FormatBytes(l.max_query_memory_size));

@@ -183,6 +183,7 @@ Status StoreServer::Start() {
   query_pool_ = std::make_unique<WorkerPool>(std::max(1u, std::thread::hardware_concurrency()) - 1);
   engine::EngineOptions eo;
   eo.max_query_series = config_.limits_config.max_query_series;
+  eo.series_limit_interval_ns = config_.limits_config.split_queries_by_interval;
   eo.timeout_ns = config_.limits_config.query_timeout;
   eo.max_query_memory_bytes = config_.limits_config.max_query_memory_size;
   engine_ = std::make_unique<engine::Engine>(query_pool_.get(), eo);
