@@ -755,11 +755,17 @@ int Run(const Options& o) {
                             w.compactions, w.compaction_bytes / 1e6);
       if (w.blob_bytes > 0) detail += fmt::format(", blobs {:.1f} MB", w.blob_bytes / 1e6);
     }
-    std::printf(
-        "rocksdb     SST+blob bytes written over the run: %.1f MB = %.2f of raw (WAL not "
-        "included)\n",
-        total / 1e6, static_cast<double>(total) / static_cast<double>(in.raw_bytes));
-    std::printf("            %s\n", detail.empty() ? "-" : detail.c_str());
+    if (cf_writes.empty()) {
+      // logq-store sends RocksDB's info log to its own log at debug level (no <data>/LOG).
+      std::printf("rocksdb     no <data>/LOG to read what RocksDB wrote (the store logs it at "
+                  "debug level)\n");
+    } else {
+      std::printf(
+          "rocksdb     SST+blob bytes written over the run: %.1f MB = %.2f of raw (WAL not "
+          "included)\n",
+          total / 1e6, static_cast<double>(total) / static_cast<double>(in.raw_bytes));
+      std::printf("            %s\n", detail.empty() ? "-" : detail.c_str());
+    }
   }
   std::printf(
       "other       server startup %.2f s; server CPU over its life %.2f s; client CPU while "
