@@ -102,7 +102,7 @@ if [[ "$REPLAY" == 1 ]]; then
     if ! out="$("$BENCH" --format="$format" --lines="$LINES" --kill-restart "${EXTRA[@]}" 2>&1)"; then
       failed=1
     fi
-    grep -E '^(responses|stored|wall|server CPU|memory|replay|            WAL|flush|chunks)' <<<"$out" || true
+    grep -E '^(responses|stored|wall|server CPU|memory|replay|            WAL|flush|chunks|read back)' <<<"$out" || true
     echo
   done
 fi
