@@ -9,19 +9,11 @@
 //    kill -9 and restart the same is served.
 // Needs root (mount(2)); skipped with the reason otherwise.
 //
-// The whole-data-directory variant is DISABLED: logq-store aborts there with
+// The whole-data-directory variant once aborted logq-store with
 // `assert(sync_without_flush_called_)` (rocksdb writable_file_writer.h:312; Debian's
-// librocksdb 7.8.3 keeps assertions). Two paths led there:
-//  1. RocksDB's info log (<data>/LOG) got ENOSPC and the next message RocksDB logged hit the
-//     failed file writer (ErrorHandler::SetBGError → EnvLogger::Logv → Append). Fixed on main
-//     (36ed7e0: the info log goes to spdlog).
-//  2. Still open: Db::SyncWal (DBImpl::FlushWAL → SyncWAL → SyncWithoutFlush) in the first
-//     checkpoint after space returned, while RocksDB still holds the "no space" error of the
-//     chunk cut that failed on the full disk. RocksDB clears that error by itself only when
-//     the free space exceeds its memtable capacity (3 x the column families' write buffers,
-//     ~168 MB by default), more than this 32 MiB file system has; so the store must not sync
-//     (or flush) RocksDB's log after a failed write before DB::Resume() succeeded.
-// Reproduce: --gtest_also_run_disabled_tests --gtest_filter='EngineDiskFull*'.
+// librocksdb 7.8.3 keeps assertions) when RocksDB's own files got ENOSPC: its info log
+// (<data>/LOG) and its write-ahead log. Both are gone: the info log goes to spdlog and the
+// store's writes skip RocksDB's log (store/index/db.h, Db::Write).
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 
