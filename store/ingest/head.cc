@@ -51,7 +51,7 @@ void SortAndDedup(std::vector<index::HeadEntry>* entries) {
   v.resize(out);
 }
 
-Status StreamHead::SealLocked() {
+Status StreamHead::SealLocked(bool all) {
   if (open_.empty()) return Status::OK();
   std::vector<index::HeadEntry> sorted = std::move(open_);
   open_.clear();
@@ -62,13 +62,16 @@ Status StreamHead::SealLocked() {
     removed_raw += static_cast<int64_t>(e.line.size());
   }
   SortAndDedup(&sorted);
+  // Reorder window: a block sealed because it is full keeps its newest eighth open. Pushes of
+  // one stream that overlap in time (several connections, retries) then mostly land in the
+  // open block instead of in a new block overlapping the sealed one, which a cut would have to
+  // decode and re-encode.
+  size_t n_seal = sorted.size();
+  if (!all && sorted.size() >= 8) n_seal = sorted.size() - sorted.size() / 8;
   chunk::ChunkBuilderOptions o = *options_;
   chunk::ChunkBuilder builder(o);
   Status st;
-  for (const auto& e : sorted) {
-    st = builder.Add(e.ts, e.line, e.metadata);
-    if (!st.ok()) break;
-  }
+  for (size_t i = 0; i < n_seal && st.ok(); ++i) st = builder.Add(sorted[i].ts, sorted[i].line, sorted[i].metadata);
   Result<std::vector<chunk::CompressedBlock>> blocks =
       st.ok() ? builder.TakeBlocks() : Result<std::vector<chunk::CompressedBlock>>(st);
   if (!blocks.ok()) {
@@ -86,6 +89,13 @@ Status StreamHead::SealLocked() {
     blocks_.insert(std::upper_bound(blocks_.begin(), blocks_.end(), sb, MinTsLess), std::move(sb));
   }
   open_encoded_ = 0;
+  for (size_t i = n_seal; i < sorted.size(); ++i) {
+    stats_.mem_bytes += EntryCharge(sorted[i]);
+    stats_.entries++;
+    stats_.raw_bytes += static_cast<int64_t>(sorted[i].line.size());
+    open_encoded_ += EntryEncoded(sorted[i]);
+    open_.push_back(std::move(sorted[i]));
+  }
   return Status::OK();
 }
 
@@ -104,7 +114,7 @@ Result<int64_t> StreamHead::Append(std::vector<index::HeadEntry>&& entries, int6
     stats_.max_ts = std::max(stats_.max_ts, e.ts);
     open_encoded_ += EntryEncoded(e);
     open_.push_back(std::move(e));
-    if (open_encoded_ >= block_size && st.ok()) st = SealLocked();
+    if (open_encoded_ >= block_size && st.ok()) st = SealLocked(/*all=*/false);
   }
   entries.clear();
   RETURN_IF_ERROR(st);
@@ -128,7 +138,7 @@ int64_t StreamHead::AddBlock(std::shared_ptr<const chunk::CompressedBlock> block
 Result<int64_t> StreamHead::PrepareCut(std::vector<std::shared_ptr<const chunk::CompressedBlock>>* blocks) {
   std::lock_guard<std::mutex> l(mu_);
   const int64_t before = stats_.mem_bytes;
-  RETURN_IF_ERROR(SealLocked());
+  RETURN_IF_ERROR(SealLocked(/*all=*/true));
   *blocks = blocks_;
   return stats_.mem_bytes - before;
 }

@@ -4,9 +4,10 @@
 //   * an open block: entries as pushed (any timestamp order), uncompressed;
 //   * finished blocks: when the open block's encoded size reaches the block size it is sorted
 //     by timestamp (stable: equal timestamps keep push order), exact duplicates (same
-//     timestamp, line and structured metadata) are dropped, and it is compressed with the
-//     chunk format's block encoding (chunk::CompressedBlock). Finished blocks are immutable
-//     and shared with readers; they may overlap each other in time.
+//     timestamp, line and structured metadata) are dropped, and all but its newest eighth
+//     (kept open as a reorder window) is compressed with the chunk format's block encoding
+//     (chunk::CompressedBlock). Finished blocks are immutable and shared with readers; they
+//     may overlap each other in time.
 //
 // A cut (store/ingest/ingester.cc) seals the open block, copies the finished blocks into
 // chunks without recompressing those that do not overlap, writes the chunks and only then
@@ -81,7 +82,8 @@ class StreamHead {
   HeadStats stats() const;
 
  private:
-  Status SealLocked();
+  // Seals the open block; unless `all`, its newest eighth stays open (reorder window).
+  Status SealLocked(bool all);
   void RecomputeBoundsLocked();
 
   const std::string tenant_;
