@@ -8,6 +8,8 @@ PACKAGES=(
   librocksdb-dev libzstd-dev libre2-dev nlohmann-json3-dev libcurl4-openssl-dev
   libspdlog-dev libfmt-dev libboost-dev libsnappy-dev libprotobuf-dev protobuf-compiler
   libyaml-cpp-dev libgtest-dev libgmock-dev zlib1g-dev libxxhash-dev liblz4-dev libssl-dev
+  libsystemd-dev  # logq-shipper's journal scrape config (sd-journal)
+  systemd-journal-remote  # tests: writes journal files from the export format, no journald needed
   clang-14 libclang-rt-14-dev  # the libFuzzer targets (scripts/fuzz.sh, docs/fuzzing.md)
 )
 

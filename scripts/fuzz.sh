@@ -21,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL_TARGETS=(push logql template json logfmt decode config positions)
+ALL_TARGETS=(push logql template json logfmt decode config positions walrec)
 mode="${1:-ci}"
 case "$mode" in
   ci|replay|run|repro|build) shift || true ;;

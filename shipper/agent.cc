@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <deque>
 #include <dirent.h>
 #include <map>
@@ -24,8 +25,11 @@
 #include "query/base/units.h"
 #include "shipper/client/batch.h"
 #include "shipper/client/client.h"
+#include "shipper/discovery/glob.h"
+#include "shipper/discovery/glob_tree.h"
 #include "shipper/discovery/pod_path.h"
 #include "shipper/discovery/pod_tree.h"
+#include "shipper/journal/journal_reader.h"
 #include "shipper/positions/positions.h"
 #include "shipper/tail/file_reader.h"
 #include "shipper/tail/offset_tracker.h"
@@ -61,14 +65,43 @@ std::string RenderLabels(const LabelMap& labels) {
 namespace {
 
 
-// What one scrape config turns into at runtime.
+// One static_configs entry with a __path__ glob.
+struct FileGroup {
+  PathGlob path;
+  std::optional<PathGlob> exclude;  // __path_exclude__
+  LabelMap labels;                  // its labels, __path__ and __path_exclude__ included
+};
+
+// What one scrape config turns into at runtime. kFiles: static_configs with __path__ (files
+// found by GlobTree); kPods: kubernetes_sd_configs, or no __path__ at all (the kubelet layout
+// under shipper.pods_root, found by PodTree).
 struct Scrape {
+  enum Kind { kPods, kFiles, kJournal };
   const ScrapeConfig* config = nullptr;
+  Kind kind = kPods;
+  std::vector<FileGroup> groups;  // kFiles
+  bool decode_container = false;  // kFiles: a cri/docker stage asks for container decoding
   std::vector<RelabelConfig> relabel;
   std::unique_ptr<StagePipeline> pipeline;
   bool has_pipeline = false;
   bool has_relabel = false;
 };
+
+// Makes a relative __path__ absolute (Promtail resolves matches against the working directory).
+std::string AbsolutePattern(const std::string& p) {
+  if (!p.empty() && p[0] == '/') return p;
+  char buf[4096];
+  std::string cwd = getcwd(buf, sizeof(buf)) ? buf : "/";
+  return cwd == "/" ? "/" + p : cwd + "/" + p;
+}
+
+bool HasContainerStage(const YAML::Node& stages) {
+  if (!stages || !stages.IsSequence()) return false;
+  for (const auto& st : stages) {
+    if (st.IsMap() && (st["cri"] || st["docker"])) return true;
+  }
+  return false;
+}
 
 Status BuildScrapes(const ShipperConfig& config, const Clock& clock, std::vector<Scrape>* out) {
   static const ScrapeConfig kDefault;
@@ -78,6 +111,31 @@ Status BuildScrapes(const ShipperConfig& config, const Clock& clock, std::vector
   for (size_t i = 0; i < cfgs.size(); ++i) {
     Scrape s;
     s.config = cfgs[i];
+    if (cfgs[i]->journal.enabled) {
+      s.kind = Scrape::kJournal;
+    } else if (!cfgs[i]->kubernetes_sd) {
+      for (size_t g = 0; g < cfgs[i]->static_configs.size(); ++g) {
+        const StaticConfig& sc = cfgs[i]->static_configs[g];
+        auto path = sc.labels.find("__path__");
+        if (path == sc.labels.end()) continue;
+        std::string where = "scrape_configs[" + std::to_string(i) + "].static_configs[" + std::to_string(g) + "]";
+        FileGroup fg;
+        auto glob = PathGlob::Parse(AbsolutePattern(path->second));
+        if (!glob.ok()) return glob.status().WithPrefix(where);
+        fg.path = std::move(glob).value();
+        auto ex = sc.labels.find("__path_exclude__");
+        if (ex != sc.labels.end() && !ex->second.empty()) {
+          auto eg = PathGlob::Parse(AbsolutePattern(ex->second));
+          if (!eg.ok()) return eg.status().WithPrefix(where + " __path_exclude__");
+          fg.exclude = std::move(eg).value();
+        }
+        for (const auto& [k, v] : sc.labels) fg.labels[k] = v;
+        if (!sc.targets.empty()) fg.labels["__address__"] = sc.targets[0];
+        s.groups.push_back(std::move(fg));
+      }
+      if (!s.groups.empty()) s.kind = Scrape::kFiles;
+    }
+    s.decode_container = HasContainerStage(cfgs[i]->pipeline_stages);
     const auto& rc = cfgs[i]->relabel_configs;
     if (rc && rc.IsSequence() && rc.size() > 0) {
       auto r = ParseRelabelConfigs(rc);
@@ -119,6 +177,47 @@ bool StaticLabelsFor(const ScrapeConfig& sc, const std::string& path, LabelMap* 
 
 std::string CanonicalPath(const std::string& dir, const LogFileName& f) { return dir + "/" + f.base; }
 
+// Target labels of the file `canonical` under scrape config `s`, after relabel_configs and
+// without internal labels; nullopt when `s` does not take the file. `pod_dir`: the kubelet
+// layout directory the file is in (null for files found by __path__ globs only).
+std::optional<LabelMap> ScrapeTargetLabels(const Scrape& s, const ContainerDir* pod_dir, const std::string& canonical,
+                                           const std::string& node_name, PodMetadata* pods) {
+  LabelMap labels;
+  if (s.kind == Scrape::kJournal) return std::nullopt;
+  if (s.kind == Scrape::kFiles) {
+    const FileGroup* group = nullptr;
+    for (const FileGroup& g : s.groups) {
+      if (g.path.Matches(canonical) && !(g.exclude && g.exclude->Matches(canonical))) {
+        group = &g;
+        break;
+      }
+    }
+    if (!group) return std::nullopt;
+    labels = group->labels;
+  } else {
+    if (!pod_dir) return std::nullopt;
+    labels = TargetLabels(pod_dir->pod, pod_dir->container, canonical, node_name);
+    if (!StaticLabelsFor(*s.config, canonical, &labels)) return std::nullopt;
+    if (s.config->kubernetes_sd && pods) {
+      auto meta = pods->Lookup(pod_dir->pod.ns, pod_dir->pod.pod, pod_dir->pod.uid, pod_dir->container);
+      if (meta) {
+        for (auto& [k, v] : *meta) labels[k] = v;
+      }
+    }
+  }
+  if (s.has_relabel) {
+    if (!Relabel(s.relabel, labels)) return std::nullopt;
+    RemoveInternalLabels(labels);
+  } else {
+    for (auto it = labels.begin(); it != labels.end();) {
+      it = it->first.rfind("__", 0) == 0 ? labels.erase(it) : std::next(it);
+    }
+  }
+  // As Promtail's file target: `filename` is added after relabeling.
+  if (s.kind == Scrape::kFiles) labels["filename"] = canonical;
+  return labels;
+}
+
 // Metrics of one (path, stream).
 struct StreamMetrics {
   Counter* read_lines = nullptr;
@@ -130,6 +229,7 @@ struct StreamMetrics {
 struct Target {
   LabelMap labels;   // after relabel, without internal labels
   size_t scrape = 0;
+  bool raw = false;  // plain lines: no CRI/docker decoding (kFiles without a cri/docker stage)
   // Rendered stream labels per client and stream (fast path without pipeline stages).
   std::vector<std::array<std::string, kStreamCount>> rendered;
 };
@@ -159,10 +259,13 @@ struct FileState {
 struct GoneRecord {
   std::string path;
   PositionEntry entry;
+  std::string base;  // the current file it was a generation of ("" when unknown)
 };
 
 struct DirState {
   ContainerDir info;
+  bool from_pods = false;  // reported by PodTree (kubelet layout; info.pod is valid)
+  bool from_glob = false;  // reported by GlobTree (__path__ globs)
   bool removed = false;
   bool deferred = false;        // waiting for pod metadata
   // Found by the initial scan with no identity entry in the positions file (first start, or a
@@ -173,6 +276,21 @@ struct DirState {
   std::map<std::string, FileState*> by_name;
   std::set<std::tuple<uint64_t, uint64_t, std::string>> ignored;  // (dev, ino, name): not tailed
   std::deque<GoneRecord> gone;
+};
+
+// One `journal` scrape config at runtime. Entries are numbered; entry k is the slot
+// [k, k+1) of `tracker`, so the committed sequence maps back to the cursor of the last entry
+// every entry up to which is acknowledged (or dropped): only that cursor is saved.
+struct JournalState {
+  size_t scrape = 0;
+  std::string key;  // positions key: "cursor-<job_name>" (Promtail's)
+  std::unique_ptr<JournalReader> reader;
+  uint64_t id = 0;  // EntryRef::file_id of its entries
+  OffsetTracker tracker;
+  uint64_t next = 0;
+  std::deque<std::pair<uint64_t, std::string>> cursors;  // (end sequence, cursor) not committed
+  std::string committed_cursor;
+  int64_t last_error_log_mono = 0;
 };
 
 class AgentImpl final : public Agent, public PodTreeListener
@@ -196,10 +314,15 @@ class AgentImpl final : public Agent, public PodTreeListener
     if (wake_fd_ >= 0) (void)!write(wake_fd_, &one, sizeof(one));
   }
   std::string Readiness() const override;
+  std::string TargetsJson() const override {
+    std::lock_guard<std::mutex> l(targets_mu_);
+    return targets_json_;
+  }
 
-  // PodTreeListener
+  // PodTreeListener (PodTree's; GlobTree reports through glob_listener_)
   void OnContainerAdded(const ContainerDir& dir) override;
-  void OnContainerRemoved(const std::string& path) override;
+  void OnContainerRemoved(const std::string& path) override { OnDirRemoved(path, false); }
+  void OnDirRemoved(const std::string& path, bool glob);
   void OnContainerChanged(const std::string& path) override;
   void OnFileModified(const std::string& dir, const std::string& name) override;
   void OnListError(const std::string& path, int err) override { NoteFdExhausted(path, err); }
@@ -208,16 +331,39 @@ class AgentImpl final : public Agent, public PodTreeListener
   void Emit(LogEntry&& entry) override { Dispatch(std::move(entry)); }
   void Dropped(const LogEntry& entry, std::string_view reason) override {
     pipeline_drops_[std::string(reason)]->Inc();
-    auto it = by_id_.find(entry.cursor.file_id);
-    if (it != by_id_.end() && it->second) it->second->tracker.Emitted(entry.cursor.end_offset, 0);
+    if (OffsetTracker* t = TrackerFor(entry.cursor.file_id)) t->Emitted(entry.cursor.end_offset, 0);
   }
 
  private:
   void RescanDir(DirState& d);
+  // The offset tracker of a file or journal id (null: unknown or retired).
+  OffsetTracker* TrackerFor(uint64_t id) {
+    auto it = by_id_.find(id);
+    if (it != by_id_.end()) return it->second ? &it->second->tracker : nullptr;
+    auto j = journal_by_id_.find(id);
+    return j == journal_by_id_.end() ? nullptr : &j->second->tracker;
+  }
+  // Reads up to 1000 entries per journal; true when a journal may have more right now.
+  bool ReadJournals();
+  void HandleJournalEntry(JournalState& j, uint64_t seq, JournalEntry& e);
+  void AdvanceCursor(JournalState& j);
+  // How a directory entry is tailed: the kubelet layout's names in PodTree directories, else
+  // a file a __path__ glob matches (current) or a logrotate generation of one: <base>.<x>,
+  // <base>-<x>, optionally .gz (rotated; `order` stats it for its mtime). nullopt: not ours.
+  std::optional<LogFileName> ClassifyName(const DirState& d, const std::string& name, bool order) const;
+  bool GlobTakes(const std::string& path) const;
+  // A plain rotated generation `fd` whose inode no position knows: its content head matches a
+  // gone file's or a stored position's of the same base (a copytruncate copy) → that offset.
+  std::optional<PositionEntry> TakeCopyPosition(DirState& d, const LogFileName& fname, int fd,
+                                                const struct stat& st);
+  void ReportListing(const std::string& path, int err, const std::string& what) {
+    if (tree_) tree_->ReportListing(path, err, what);
+    if (glob_tree_) glob_tree_->ReportListing(path, err, what);
+  }
   void OpenFile(DirState& d, const std::string& name, const LogFileName& fname, const struct stat& st);
-  std::optional<PositionEntry> TakeLoadedPlain(const std::string& dir, const std::string& path, int fd,
+  std::optional<PositionEntry> TakeLoadedPlain(DirState& d, const std::string& path, int fd,
                                                const struct stat& st);
-  std::shared_ptr<Target> MakeTarget(DirState& d, const std::string& canonical);
+  std::shared_ptr<Target> MakeTarget(DirState& d, const std::string& canonical, bool plain);
   void Enqueue(FileState* f);
   void ReadSome();
   void HandleRecords(FileState& f, std::vector<Record>& recs);
@@ -248,13 +394,25 @@ class AgentImpl final : public Agent, public PodTreeListener
     return pending_bytes_ >= config_.tail.max_pending_bytes * static_cast<int64_t>(clients_.size());
   }
   void UpdateGauges();
+  // Rebuilds the /targets snapshot (at most every 2 s unless `now`) and warns once about each
+  // __path__ scrape config that matches no file.
+  void UpdateTargets(bool now);
 
   ShipperConfig config_;
   const Clock& clock_;
   MetricsRegistry& metrics_;
   std::vector<Scrape> scrapes_;
   std::vector<std::unique_ptr<Client>> clients_;
-  std::unique_ptr<PodTree> tree_;
+  std::unique_ptr<PodTree> tree_;        // null without kPods scrape configs
+  std::unique_ptr<GlobTree> glob_tree_;  // null without kFiles scrape configs
+  struct GlobListener final : PodTreeListener {
+    AgentImpl* a = nullptr;
+    void OnContainerAdded(const ContainerDir& dir) override { a->OnContainerAdded(dir); }
+    void OnContainerRemoved(const std::string& path) override { a->OnDirRemoved(path, true); }
+    void OnContainerChanged(const std::string& path) override { a->OnContainerChanged(path); }
+    void OnFileModified(const std::string& dir, const std::string& name) override { a->OnFileModified(dir, name); }
+    void OnListError(const std::string& path, int err) override { a->NoteFdExhausted(path, err); }
+  } glob_listener_;
   std::unique_ptr<PodMetadata> pods_;
   bool need_kube_ = false;
   int wake_fd_ = -1;
@@ -285,6 +443,9 @@ class AgentImpl final : public Agent, public PodTreeListener
   std::atomic<int64_t> oldest_unacked_ns_{0};
 
   std::vector<Record> recs_;  // scratch
+  std::vector<std::unique_ptr<JournalState>> journals_;
+  std::unordered_map<uint64_t, JournalState*> journal_by_id_;
+  Counter* journal_entries_ = nullptr;
 
   // File descriptors (see MakeRoomForFd).
   size_t max_open_files_ = 0;
@@ -334,7 +495,89 @@ class AgentImpl final : public Agent, public PodTreeListener
     }
   } pipeline_drops_{&metrics_, {}};
   uint64_t last_overflows_ = 0;
+
+  mutable std::mutex targets_mu_;
+  std::string targets_json_ = "{\"scrape_configs\":[]}";  // guarded by targets_mu_
+  int64_t last_targets_mono_ = 0;
+  std::vector<bool> warned_empty_;
+  bool journal_more_ = false;
 };
+
+void AppendJsonString(std::string* out, std::string_view v) {
+  out->push_back('"');
+  for (char c : v) {
+    switch (c) {
+      case '"': *out += "\\\""; break;
+      case '\\': *out += "\\\\"; break;
+      case '\n': *out += "\\n"; break;
+      case '\r': *out += "\\r"; break;
+      case '\t': *out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) *out += fmt::format("\\u{:04x}", static_cast<int>(c));
+        else out->push_back(c);
+    }
+  }
+  out->push_back('"');
+}
+
+void AgentImpl::UpdateTargets(bool now) {
+  int64_t mono = clock_.MonotonicNanos();
+  if (!now && mono - last_targets_mono_ < 2 * kNanosPerSecond) return;
+  last_targets_mono_ = mono;
+  std::vector<std::vector<FileState*>> per(scrapes_.size());
+  for (const auto& f : files_) {
+    if (f->target && !f->drained) per[f->target->scrape].push_back(f.get());
+  }
+  warned_empty_.resize(scrapes_.size(), false);
+  std::string o = "{\"scrape_configs\":[";
+  for (size_t i = 0; i < scrapes_.size(); ++i) {
+    const Scrape& s = scrapes_[i];
+    if (s.kind == Scrape::kFiles && per[i].empty() && !warned_empty_[i]) {
+      std::string paths;
+      for (const auto& g : s.groups) paths += (paths.empty() ? "" : ", ") + g.path.pattern();
+      spdlog::warn("scrape config \"{}\": __path__ {} matches no file; watching for new ones", s.config->job_name,
+                   paths);
+      warned_empty_[i] = true;
+    } else if (!per[i].empty() && warned_empty_[i]) {
+      spdlog::info("scrape config \"{}\": tailing {} files", s.config->job_name, per[i].size());
+      warned_empty_[i] = false;
+    }
+    if (i) o += ',';
+    o += "{\"job_name\":";
+    AppendJsonString(&o, s.config->job_name);
+    o += ",\"kind\":";
+    o += s.kind == Scrape::kFiles ? "\"files\"" : s.kind == Scrape::kJournal ? "\"journal\"" : "\"pods\"";
+    o += ",\"paths\":[";
+    for (size_t g = 0; g < s.groups.size(); ++g) {
+      if (g) o += ',';
+      AppendJsonString(&o, s.groups[g].path.pattern());
+    }
+    o += "],\"path_excludes\":[";
+    bool first = true;
+    for (const auto& g : s.groups) {
+      if (!g.exclude) continue;
+      if (!first) o += ',';
+      first = false;
+      AppendJsonString(&o, g.exclude->pattern());
+    }
+    o += "],\"files\":" + std::to_string(per[i].size()) + ",\"targets\":[";
+    std::sort(per[i].begin(), per[i].end(), [](const FileState* a, const FileState* b) { return a->path < b->path; });
+    for (size_t k = 0; k < per[i].size() && k < 1000; ++k) {
+      FileState* f = per[i][k];
+      if (k) o += ',';
+      o += "{\"path\":";
+      AppendJsonString(&o, f->path);
+      o += ",\"labels\":";
+      AppendJsonString(&o, RenderLabels(f->target->labels));
+      o += ",\"position\":" + std::to_string(f->tracker.Committed());
+      o += ",\"size\":" + std::to_string(f->reader->size()) + "}";
+    }
+    o += "]}";
+  }
+  o += "]}";
+  std::lock_guard<std::mutex> l(targets_mu_);
+  targets_json_ = std::move(o);
+}
 
 Status AgentImpl::Init() {
   reader_options_.joiner.max_line_size = static_cast<size_t>(config_.tail.max_line_size);
@@ -391,6 +634,25 @@ Status AgentImpl::Init() {
 
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) return Internal("eventfd failed");
+  for (size_t i = 0; i < scrapes_.size(); ++i) {
+    if (scrapes_[i].kind != Scrape::kJournal) continue;
+    const JournalConfig& jc = scrapes_[i].config->journal;
+    auto j = std::make_unique<JournalState>();
+    j->scrape = i;
+    j->key = "cursor-" + scrapes_[i].config->job_name;
+    auto saved = last_saved_.other.find(j->key);
+    if (saved != last_saved_.other.end()) j->committed_cursor = saved->second;
+    auto r = JournalReader::Open(jc.path, j->committed_cursor, jc.max_age_ns, clock_.NowNanos());
+    if (!r.ok()) return r.status().WithPrefix("scrape_configs[" + std::to_string(i) + "] (job \"" +
+                                              scrapes_[i].config->job_name + "\")");
+    j->reader = std::move(r).value();
+    spdlog::info("scrape config \"{}\": reading the journal {} {}", scrapes_[i].config->job_name,
+                 jc.path.empty() ? std::string("(local)") : jc.path, j->reader->start_note());
+    j->id = NewId();
+    journal_by_id_[j->id] = j.get();
+    journals_.push_back(std::move(j));
+  }
+  journal_entries_ = metrics_.GetCounter("logq_shipper_journal_entries_total", "Journal entries read.");
   {
     struct rlimit rl;
     uint64_t soft = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? static_cast<uint64_t>(rl.rlim_cur) : 1024;
@@ -449,10 +711,23 @@ Status AgentImpl::Init() {
       else pods_ = std::move(pm).value();
     }
   }
-  PodTreeOptions to;
-  to.root = config_.tail.pods_root;
-  to.max_watches = config_.tail.max_watches;
-  ASSIGN_OR_RETURN(tree_, PodTree::Create(to, this));
+  bool any_pods = false;
+  GlobTreeOptions go;
+  go.max_watches = config_.tail.max_watches;
+  for (const auto& s : scrapes_) {
+    if (s.kind == Scrape::kPods) any_pods = true;
+    for (const auto& g : s.groups) go.globs.push_back(g.path);
+  }
+  if (any_pods) {
+    PodTreeOptions to;
+    to.root = config_.tail.pods_root;
+    to.max_watches = config_.tail.max_watches;
+    ASSIGN_OR_RETURN(tree_, PodTree::Create(to, this));
+  }
+  if (!go.globs.empty()) {
+    glob_listener_.a = this;
+    ASSIGN_OR_RETURN(glob_tree_, GlobTree::Create(std::move(go), &glob_listener_));
+  }
   return Status::OK();
 }
 
@@ -473,28 +748,16 @@ std::string AgentImpl::Readiness() const {
   return "ok";
 }
 
-std::shared_ptr<Target> AgentImpl::MakeTarget(DirState& d, const std::string& canonical) {
+std::shared_ptr<Target> AgentImpl::MakeTarget(DirState& d, const std::string& canonical, bool plain) {
   for (size_t i = 0; i < scrapes_.size(); ++i) {
     const Scrape& s = scrapes_[i];
-    LabelMap labels = TargetLabels(d.info.pod, d.info.container, canonical, config_.tail.node_name);
-    if (!StaticLabelsFor(*s.config, canonical, &labels)) continue;
-    if (s.config->kubernetes_sd && pods_) {
-      auto meta = pods_->Lookup(d.info.pod.ns, d.info.pod.pod, d.info.pod.uid, d.info.container);
-      if (meta) {
-        for (auto& [k, v] : *meta) labels[k] = v;
-      }
-    }
-    if (s.has_relabel) {
-      if (!Relabel(s.relabel, labels)) continue;
-      RemoveInternalLabels(labels);
-    } else {
-      for (auto it = labels.begin(); it != labels.end();) {
-        it = it->first.rfind("__", 0) == 0 ? labels.erase(it) : std::next(it);
-      }
-    }
+    auto labels = ScrapeTargetLabels(s, d.from_pods && !plain ? &d.info : nullptr, canonical,
+                                     config_.tail.node_name, pods_.get());
+    if (!labels) continue;
     auto t = std::make_shared<Target>();
-    t->labels = std::move(labels);
+    t->labels = std::move(*labels);
     t->scrape = i;
+    t->raw = s.kind == Scrape::kFiles && !s.decode_container;
     for (const auto& c : config_.clients) {
       std::array<std::string, kStreamCount> r;
       for (int st = 0; st < kStreamCount; ++st) {
@@ -514,7 +777,13 @@ std::shared_ptr<Target> AgentImpl::MakeTarget(DirState& d, const std::string& ca
 void AgentImpl::OnContainerAdded(const ContainerDir& c) {
   bool known = dirs_.count(c.path) > 0;
   DirState& d = dirs_[c.path];
-  d.info = c;
+  if (c.from_glob) {
+    d.from_glob = true;
+    if (!d.from_pods) d.info = c;
+  } else {
+    d.from_pods = true;
+    d.info = c;
+  }
   d.removed = false;
   if (!known && !initial_scan_done_) {
     d.first_start = true;
@@ -523,7 +792,8 @@ void AgentImpl::OnContainerAdded(const ContainerDir& c) {
       if (it->second.identity) d.first_start = false;
     }
   }
-  if (need_kube_ && pods_ && !pods_->Lookup(c.pod.ns, c.pod.pod, c.pod.uid, c.container)) {
+  if (d.deferred) return;
+  if (!c.from_glob && need_kube_ && pods_ && !pods_->Lookup(c.pod.ns, c.pod.pod, c.pod.uid, c.container)) {
     d.deferred = true;
     d.deferred_since = clock_.MonotonicNanos();
     return;
@@ -531,9 +801,11 @@ void AgentImpl::OnContainerAdded(const ContainerDir& c) {
   RescanDir(d);
 }
 
-void AgentImpl::OnContainerRemoved(const std::string& path) {
+void AgentImpl::OnDirRemoved(const std::string& path, bool glob) {
   auto it = dirs_.find(path);
   if (it == dirs_.end()) return;
+  (glob ? it->second.from_glob : it->second.from_pods) = false;
+  if (it->second.from_glob || it->second.from_pods) return;  // the other discovery still has it
   it->second.removed = true;
   // The files are unlinked: drain what the open fds still hold. A suspended (idle-closed)
   // file had nothing in flight: if it is gone it is retired with its position (if it is still
@@ -565,6 +837,8 @@ void AgentImpl::OnFileModified(const std::string& dir, const std::string& name) 
     Enqueue(f->second);
     return;
   }
+  // Writes to files no glob takes (a busy /var/log/syslog beside /var/log/*.log): nothing to do.
+  if (!name.empty() && !ClassifyName(it->second, name, false)) return;
   for (auto& [n, fs] : it->second.by_name) Enqueue(fs);  // renamed meanwhile: read them all
 }
 
@@ -575,8 +849,81 @@ void AgentImpl::Enqueue(FileState* f) {
   run_queue_.push_back(f);
 }
 
-std::optional<PositionEntry> AgentImpl::TakeLoadedPlain(const std::string& dir, const std::string& path, int fd,
+std::optional<LogFileName> AgentImpl::ClassifyName(const DirState& d, const std::string& name, bool order) const {
+  if (d.from_pods) {
+    if (auto f = ParseLogFileName(name)) return f;
+  }
+  if (!d.from_glob || name.empty()) return std::nullopt;
+  const std::string& dir = d.info.path;
+  if (GlobTakes(dir + "/" + name)) {
+    LogFileName f;
+    f.base = name;
+    f.plain = true;
+    return f;
+  }
+  std::string_view rest = name;
+  bool gz = rest.size() > 3 && rest.substr(rest.size() - 3) == ".gz";
+  if (gz) rest.remove_suffix(3);
+  // The longest base first: "x.log.1" is a generation of "x.log" before one of "x".
+  for (size_t i = gz ? rest.size() : rest.size() - 1; i >= 1; --i) {
+    if (i < rest.size() && rest[i] != '.' && rest[i] != '-') continue;
+    std::string base(rest.substr(0, i));
+    if (!GlobTakes(dir + "/" + base)) continue;
+    LogFileName f;
+    f.base = std::move(base);
+    f.plain = true;
+    f.generation = gz ? Generation::kGzip : Generation::kRotated;
+    struct stat st;
+    int64_t mtime = order && stat((dir + "/" + name).c_str(), &st) == 0
+                        ? static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec
+                        : 0;
+    f.rotated_at = fmt::format("{:020d}", mtime);
+    return f;
+  }
+  return std::nullopt;
+}
+
+bool AgentImpl::GlobTakes(const std::string& path) const {
+  for (const Scrape& s : scrapes_) {
+    for (const FileGroup& g : s.groups) {
+      if (g.path.Matches(path) && !(g.exclude && g.exclude->Matches(path))) return true;
+    }
+  }
+  return false;
+}
+
+std::optional<PositionEntry> AgentImpl::TakeCopyPosition(DirState& d, const LogFileName& fname, int fd,
+                                                         const struct stat& st) {
+  auto same_head = [&](const PositionEntry& e) {
+    if (!e.identity || e.identity->fp_len == 0) return false;
+    uint64_t h = 0;
+    return HashPrefixFd(fd, e.identity->fp_len, &h) && h == e.identity->fp_hash &&
+           static_cast<uint64_t>(st.st_size) >= e.offset;
+  };
+  for (auto it = d.gone.begin(); it != d.gone.end(); ++it) {
+    if (it->base == fname.base && same_head(it->entry)) {
+      PositionEntry e = it->entry;
+      d.gone.erase(it);
+      return e;
+    }
+  }
+  const std::string prefix = d.info.path + "/";
+  for (auto it = loaded_.lower_bound(prefix); it != loaded_.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+    std::string name = it->first.substr(prefix.size());
+    if (name.find('/') != std::string::npos) continue;
+    auto f = ClassifyName(d, name, false);
+    if (!f || f->base != fname.base || !same_head(it->second)) continue;
+    if (it->second.identity->ino == static_cast<uint64_t>(st.st_ino)) continue;  // not a copy
+    PositionEntry e = it->second;
+    loaded_.erase(it);
+    return e;
+  }
+  return std::nullopt;
+}
+
+std::optional<PositionEntry> AgentImpl::TakeLoadedPlain(DirState& d, const std::string& path, int fd,
                                                         const struct stat& st) {
+  const std::string& dir = d.info.path;
   // 1) By identity (survives renames): same (dev, inode) and the same head.
   for (auto it = loaded_.lower_bound(dir + "/"); it != loaded_.end() && it->first.rfind(dir + "/", 0) == 0; ++it) {
     const PositionEntry& e = it->second;
@@ -588,8 +935,17 @@ std::optional<PositionEntry> AgentImpl::TakeLoadedPlain(const std::string& dir, 
     bool same = e.identity->fp_len == 0 ||
                 (HashPrefixFd(fd, e.identity->fp_len, &h) && h == e.identity->fp_hash);
     PositionEntry r = e;
+    std::string old_path = it->first;
     loaded_.erase(it);
-    if (!same) return std::nullopt;  // inode reused by a new file: read it from 0
+    if (!same) {
+      // Inode reused by a new file, or truncated and regrown (copytruncate while the shipper
+      // was down): read it from 0; a copy of the old content may still turn up.
+      GoneRecord g{old_path, r, ""};
+      if (auto f = ClassifyName(d, old_path.substr(old_path.rfind('/') + 1), false)) g.base = f->base;
+      d.gone.push_back(std::move(g));
+      EvictGone(d, 16);
+      return std::nullopt;
+    }
     return r;
   }
   // 2) A Promtail-written entry (no identity): by path, trusted if the file is long enough.
@@ -607,6 +963,20 @@ void AgentImpl::OpenFile(DirState& d, const std::string& name, const LogFileName
   if (!MakeRoomForFd()) {
     // Every open file is busy: try again when one goes idle (next poll tick).
     retry_dirs_.insert(d.info.path);
+    return;
+  }
+  std::string canonical = CanonicalPath(d.info.path, fname);
+  std::shared_ptr<Target> target;
+  // Generations of one file share the target of the current file.
+  for (auto& [n, f] : d.by_name) {
+    if (f->fname.base == fname.base && f->target) {
+      target = f->target;
+      break;
+    }
+  }
+  if (!target) target = MakeTarget(d, canonical, fname.plain);
+  if (!target) {
+    d.ignored.insert({st.st_dev, st.st_ino, name});  // dropped by relabeling: not tailed
     return;
   }
   uint64_t offset = 0;
@@ -658,7 +1028,26 @@ void AgentImpl::OpenFile(DirState& d, const std::string& name, const LogFileName
       NoteOpenError(d, path, errno);
       return;
     }
-    auto e = TakeLoadedPlain(d.info.path, path, fd, st);
+    auto e = TakeLoadedPlain(d, path, fd, st);
+    if (!e && fname.plain && fname.generation != Generation::kCurrent) {
+      e = TakeCopyPosition(d, fname, fd, st);
+      // Not decided yet (not opened, not ignored: looked at again at the next scan): an empty
+      // rotated file, or one whose head is the head of a file being read, may be a
+      // copytruncate copy in progress; once the original's truncation is seen, the copy is
+      // read from where the original was (TakeCopyPosition).
+      bool maybe_copy = !e && st.st_size == 0;
+      for (auto& [n, f] : d.by_name) {
+        if (e || maybe_copy) break;
+        if (f->fname.base != fname.base || !f->reader || f->reader->gzip()) continue;
+        const FileIdentity& id = f->reader->identity();
+        uint64_t h = 0;
+        maybe_copy = id.fp_len > 0 && HashPrefixFd(fd, id.fp_len, &h) && h == id.fp_hash;
+      }
+      if (maybe_copy) {
+        close(fd);
+        return;
+      }
+    }
     close(fd);
     if (e) offset = e->offset;
     found_position = e.has_value();
@@ -669,7 +1058,9 @@ void AgentImpl::OpenFile(DirState& d, const std::string& name, const LogFileName
     spdlog::info("{}: rotated before the shipper first saw this container; not read (as Promtail)", path);
     offset = gzip ? UINT64_MAX : static_cast<uint64_t>(st.st_size);
   }
-  auto r = FileReader::Open(path, gzip, offset, reader_options_);
+  ReaderOptions ro = reader_options_;
+  ro.raw = target->raw;
+  auto r = FileReader::Open(path, gzip, offset, ro);
   if (!r.ok()) {
     if (r.status().code() == StatusCode::kNotFound) return;
     int err = FileReader::LastOpenErrno();
@@ -681,20 +1072,6 @@ void AgentImpl::OpenFile(DirState& d, const std::string& name, const LogFileName
     return;
   }
   reader = std::move(r).value();
-  std::string canonical = CanonicalPath(d.info.path, fname);
-  std::shared_ptr<Target> target;
-  // Generations of one file share the target of the current file.
-  for (auto& [n, f] : d.by_name) {
-    if (f->fname.base == fname.base && f->target) {
-      target = f->target;
-      break;
-    }
-  }
-  if (!target) target = MakeTarget(d, canonical);
-  if (!target) {
-    d.ignored.insert({st.st_dev, st.st_ino, name});  // dropped by relabeling: not tailed
-    return;
-  }
   auto fs = std::make_unique<FileState>();
   fs->id = NewId();
   fs->dir = d.info.path;
@@ -737,13 +1114,13 @@ void AgentImpl::RescanDir(DirState& d) {
       return;
     }
     if (err != ENOENT && err != ENOTDIR) {
-      tree_->ReportListing(d.info.path, err, "");
+      ReportListing(d.info.path, err, "");
       return;
     }
     // Gone: every file is unlinked (drained below through its fd).
   } else {
     while (struct dirent* e = readdir(dir)) {
-      auto f = ParseLogFileName(e->d_name);
+      auto f = ClassifyName(d, e->d_name, true);
       if (f) names.emplace_back(e->d_name, *f);
     }
     closedir(dir);
@@ -771,7 +1148,7 @@ void AgentImpl::RescanDir(DirState& d) {
         if (same < 0) {
           // Cannot tell (out of fds, no permission): leave the directory as it is for now.
           if (-same == EMFILE || -same == ENFILE) NoteFdExhausted(path, -same);
-          else tree_->ReportListing(d.info.path, -same, path);
+          else ReportListing(d.info.path, -same, path);
           retry_dirs_.insert(d.info.path);
           return;
         }
@@ -871,7 +1248,7 @@ void AgentImpl::RescanDir(DirState& d) {
   d.ignored = std::move(ignored_seen);
   // A file that could not be opened for lack of permission makes the directory unreadable
   // for the tree (polled, so the open is retried every poll interval); all opened: readable.
-  tree_->ReportListing(d.info.path, open_error_ == EACCES || open_error_ == EPERM ? open_error_ : 0,
+  ReportListing(d.info.path, open_error_ == EACCES || open_error_ == EPERM ? open_error_ : 0,
                        open_error_what_);
 }
 
@@ -892,6 +1269,24 @@ void AgentImpl::ReadSome() {
     if (s == ReadStatus::kTruncated) {
       truncations_->Inc();
       spdlog::warn("{} was truncated or replaced in place (copytruncate?): reading it again from the start", f->path);
+      if (f->fname.plain) {
+        // logrotate's copytruncate: the copy (x.log.1, x.log-DATE) holds the lines written
+        // between our last read and the truncation. Remember where we were in the old content;
+        // the directory's next scan matches the copy by its head and reads it from there.
+        auto dit = dirs_.find(f->dir);
+        if (dit != dirs_.end()) {
+          GoneRecord g;
+          g.path = f->path;
+          g.base = f->fname.base;
+          g.entry.offset = f->reader->consumed();
+          g.entry.identity = f->reader->identity();
+          g.entry.size = static_cast<int64_t>(f->reader->consumed());  // the old size is unknown
+          dit->second.gone.push_back(std::move(g));
+          EvictGone(dit->second, 16);
+          dit->second.ignored.clear();
+          rescan_dirs_.insert(f->dir);
+        }
+      }
       by_id_[f->id] = nullptr;  // acks of the old content no longer move this file's position
       f->id = NewId();
       by_id_[f->id] = f;
@@ -915,6 +1310,113 @@ void AgentImpl::ReadSome() {
     if (f->reader->gzip() || f->reader->unlinked() || !f->in_listing) FinishFile(f);
   }
   paused_->Set(Backpressured() && !run_queue_.empty() ? 1 : 0);
+  journal_more_ = ReadJournals();
+}
+
+bool AgentImpl::ReadJournals() {
+  bool more = false;
+  for (auto& jp : journals_) {
+    JournalState& j = *jp;
+    int n = 0;
+    for (; n < 1000 && !Backpressured(); ++n) {
+      JournalEntry e;
+      auto r = j.reader->Next(&e);
+      if (!r.ok()) {
+        int64_t now = clock_.MonotonicNanos();
+        if (j.last_error_log_mono == 0 || now - j.last_error_log_mono > 10 * kNanosPerSecond) {
+          j.last_error_log_mono = now;
+          spdlog::error("scrape config \"{}\": {}", scrapes_[j.scrape].config->job_name, r.status().message());
+        }
+        break;
+      }
+      if (!*r) break;
+      journal_entries_->Inc();
+      uint64_t seq = j.next++;
+      j.tracker.Add(seq, seq + 1, 0);
+      j.tracker.SetConsumed(j.next);
+      j.cursors.emplace_back(seq + 1, std::move(e.cursor));
+      HandleJournalEntry(j, seq, e);
+    }
+    if (n == 1000) more = true;
+    AdvanceCursor(j);
+  }
+  return more;
+}
+
+void AgentImpl::HandleJournalEntry(JournalState& j, uint64_t seq, JournalEntry& e) {
+  Scrape& sc = scrapes_[j.scrape];
+  const JournalConfig& jc = sc.config->journal;
+  LabelMap labels;
+  std::string message;
+  bool has_message = false;
+  for (auto& [k, v] : e.fields) {
+    std::string lower = k;
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (k == "PRIORITY") labels["__journal_priority_keyword"] = JournalPriorityKeyword(v);
+    if (k == "MESSAGE" && !jc.json) {
+      message = v;
+      has_message = true;
+    }
+    labels["__journal_" + lower] = v;
+  }
+  if (jc.json) {
+    // Every field as a JSON object, keys sorted (as Go's encoding/json writes a map).
+    std::map<std::string, std::string> sorted(e.fields.begin(), e.fields.end());
+    message = "{";
+    bool first = true;
+    for (const auto& [k, v] : sorted) {
+      if (!first) message += ',';
+      first = false;
+      AppendJsonString(&message, k);
+      message += ':';
+      AppendJsonString(&message, v);
+    }
+    message += '}';
+    has_message = true;
+  }
+  for (const auto& [k, v] : jc.labels) labels[k] = v;
+  bool keep = true;
+  if (sc.has_relabel) {
+    keep = Relabel(sc.relabel, labels);
+    if (keep) RemoveInternalLabels(labels);
+  } else {
+    for (auto it = labels.begin(); it != labels.end();) {
+      it = it->first.rfind("__", 0) == 0 ? labels.erase(it) : std::next(it);
+    }
+  }
+  // As Promtail: no MESSAGE (and not json), or no label left → not sent.
+  if (!has_message || !keep || labels.empty()) {
+    j.tracker.Emitted(seq + 1, 0);
+    return;
+  }
+  if (sc.has_pipeline) {
+    LogEntry le;
+    le.timestamp_ns = e.realtime_ns;
+    le.line = std::move(message);
+    le.labels = std::move(labels);
+    le.cursor.file_id = j.id;
+    le.cursor.end_offset = seq + 1;
+    sc.pipeline->Process(std::move(le), *this);
+    return;
+  }
+  EntryRef ref{j.id, seq + 1, static_cast<uint32_t>(message.size()), 0};
+  size_t n = clients_.size();
+  for (size_t c = 0; c < n; ++c) {
+    LabelMap l;
+    for (const auto& [k, v] : config_.clients[c].external_labels) l[k] = v;
+    for (const auto& [k, v] : labels) l[k] = v;
+    std::string line = c + 1 == n ? std::move(message) : message;
+    AddToBatch(c, "", RenderLabels(l), e.realtime_ns, std::move(line), {}, ref);
+  }
+  j.tracker.Emitted(seq + 1, static_cast<int>(n));
+}
+
+void AgentImpl::AdvanceCursor(JournalState& j) {
+  uint64_t committed = j.tracker.Committed();
+  while (!j.cursors.empty() && j.cursors.front().first <= committed) {
+    j.committed_cursor = std::move(j.cursors.front().second);
+    j.cursors.pop_front();
+  }
 }
 
 void AgentImpl::FinishFile(FileState* f) {
@@ -992,6 +1494,7 @@ void AgentImpl::Dispatch(LogEntry&& e) {
     AddToBatch(c, e.tenant, rendered, e.timestamp_ns, std::move(line), c + 1 == n ? std::move(md) : md, ref);
   }
   if (f) f->tracker.Emitted(e.cursor.end_offset, static_cast<int>(n));
+  else if (OffsetTracker* t = TrackerFor(e.cursor.file_id)) t->Emitted(e.cursor.end_offset, static_cast<int>(n));
 }
 
 void AgentImpl::AddToBatch(size_t c, const std::string& tenant, const std::string& labels, int64_t ts,
@@ -1026,6 +1529,7 @@ void AgentImpl::ProcessResults() {
   std::vector<BatchResult> results;
   for (auto& c : clients_) c->TakeResults(&results);
   FileState* last_touched = nullptr;
+  bool journals_touched = false;
   for (BatchResult& r : results) {
     Counter* de = nullptr;
     Counter* db = nullptr;
@@ -1047,7 +1551,13 @@ void AgentImpl::ProcessResults() {
         db->Inc(ref.bytes);
       }
       auto it = by_id_.find(ref.file_id);
-      if (it == by_id_.end() || !it->second) continue;
+      if (it == by_id_.end() || !it->second) {
+        if (auto j = journal_by_id_.find(ref.file_id); j != journal_by_id_.end()) {
+          j->second->tracker.Done(ref.end_offset);
+          journals_touched = true;
+        }
+        continue;
+      }
       FileState* f = it->second;
       if (r.delivered) {
         f->metrics[ref.stream].sent_entries->Inc();
@@ -1061,6 +1571,9 @@ void AgentImpl::ProcessResults() {
     }
   }
   if (last_touched) last_touched->tracker.Committed();
+  if (journals_touched) {
+    for (auto& j : journals_) AdvanceCursor(*j);
+  }
   if (pending_bytes_ < 0) pending_bytes_ = 0;
 }
 
@@ -1083,11 +1596,18 @@ void AgentImpl::RetireFile(FileState* f) {
     if (!f->reader->gzip()) {
       GoneRecord g;
       g.path = f->path;
+      g.base = f->fname.base;
       g.entry.offset = f->tracker.Committed();
       g.entry.identity = f->reader->identity();
       g.entry.size = static_cast<int64_t>(f->reader->size());
       d.gone.push_back(std::move(g));
       EvictGone(d, 16);
+      if (f->fname.plain) {
+        // A .gz (or copy) ignored as a copy of this file while it was read is matched against
+        // the gone record now, so it is tracked (at its end) and the positions file knows it.
+        d.ignored.clear();
+        rescan_dirs_.insert(f->dir);
+      }
     }
     for (auto it = d.by_name.begin(); it != d.by_name.end(); ++it) {
       if (it->second == f) {
@@ -1147,7 +1667,7 @@ void AgentImpl::MaybeSavePositions(bool force) {
       for (const auto& [p, d] : dirs_) {
         if (&d != &it->second && d.info.pod.uid == uid) last = false;
       }
-      if (pods_ && last) pods_->Release(uid);
+      if (pods_ && last && !uid.empty()) pods_->Release(uid);
       EvictGone(it->second, 0);
       it = dirs_.erase(it);
     } else {
@@ -1166,7 +1686,16 @@ void AgentImpl::MaybeSavePositions(bool force) {
     data.files[f->path] = e;
   }
   for (auto& [p, d] : dirs_) {
-    for (const auto& g : d.gone) data.files.emplace(g.path, g.entry);
+    for (const auto& g : d.gone) {
+      // logrotate reuses names (x.log.1): a live file may hold the gone one's path.
+      std::string key = g.path;
+      if (data.files.count(key) && g.entry.identity) key += "#" + std::to_string(g.entry.identity->ino);
+      data.files.emplace(key, g.entry);
+    }
+  }
+  for (auto& j : journals_) {
+    AdvanceCursor(*j);
+    if (!j->committed_cursor.empty()) data.other[j->key] = j->committed_cursor;
   }
   // Entries of the positions file not matched yet (before the first scan completes, or for
   // directories that no longer exist) are kept.
@@ -1244,7 +1773,7 @@ bool AgentImpl::ResumeIfGrown(FileState* f) {
     f->waiting_fd = true;
     waiting_fd_.push_back(f);
   } else if (err == EACCES || err == EPERM) {
-    tree_->ReportListing(f->dir, err, f->path);
+    ReportListing(f->dir, err, f->path);
     f->waiting_fd = true;  // retried every poll interval
     waiting_fd_.push_back(f);
   } else {
@@ -1319,13 +1848,27 @@ void AgentImpl::UpdateGauges() {
   open_fds_ = open;  // the incremental count is only a hint between ticks
   open_files_->Set(static_cast<double>(open));
   suspended_files_->Set(static_cast<double>(suspended));
-  unreadable_dirs_->Set(static_cast<double>(tree_->unreadable_dirs()));
+  size_t unreadable = 0, watches = 0, polled = 0;
+  uint64_t overflows = 0;
+  if (tree_) {
+    unreadable += tree_->unreadable_dirs();
+    watches += tree_->watches();
+    polled += tree_->polled_dirs();
+    overflows += tree_->overflows();
+  }
+  if (glob_tree_) {
+    unreadable += glob_tree_->unreadable_dirs();
+    watches += glob_tree_->watches();
+    polled += glob_tree_->polled_dirs();
+    overflows += glob_tree_->overflows();
+  }
+  unreadable_dirs_->Set(static_cast<double>(unreadable));
   tracked_files_->Set(static_cast<double>(files_.size()));
-  watches_->Set(static_cast<double>(tree_->watches()));
-  polled_dirs_->Set(static_cast<double>(tree_->polled_dirs()));
-  if (tree_->overflows() > last_overflows_) {
-    overflows_->Inc(static_cast<double>(tree_->overflows() - last_overflows_));
-    last_overflows_ = tree_->overflows();
+  watches_->Set(static_cast<double>(watches));
+  polled_dirs_->Set(static_cast<double>(polled));
+  if (overflows > last_overflows_) {
+    overflows_->Inc(static_cast<double>(overflows - last_overflows_));
+    last_overflows_ = overflows;
   }
   pending_gauge_->Set(static_cast<double>(pending_bytes_));
   int64_t now = clock_.MonotonicNanos();
@@ -1384,7 +1927,8 @@ void AgentImpl::Tick() {
       }
     }
     if (was_starved && !fd_starved_) spdlog::info("file descriptors available again");
-    tree_->Poll();
+    if (tree_) tree_->Poll();
+    if (glob_tree_) glob_tree_->Poll();
     // Directories waiting for pod metadata: retry, or give up after 10s.
     for (auto& [p, d] : dirs_) {
       if (!d.deferred) continue;
@@ -1403,6 +1947,7 @@ void AgentImpl::Tick() {
   }
   MaybeSavePositions(false);
   UpdateGauges();
+  UpdateTargets(false);
 }
 
 Status AgentImpl::Run() {
@@ -1412,14 +1957,17 @@ Status AgentImpl::Run() {
   sigaddset(&sigs, SIGINT);
   int sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
   for (auto& c : clients_) c->Start();
-  tree_->Scan();
+  if (tree_) tree_->Scan();
+  if (glob_tree_) glob_tree_->Scan();
   initial_scan_done_ = true;
   // Positions of files that no longer exist: kept for .gz generations, then counted lost.
   for (auto it = loaded_.begin(); it != loaded_.end();) {
     std::string dir = it->first.substr(0, it->first.rfind('/'));
     auto d = dirs_.find(dir);
     if (d != dirs_.end() && it->second.identity) {
-      d->second.gone.push_back(GoneRecord{it->first, it->second});
+      GoneRecord g{it->first, it->second, ""};
+      if (auto f = ClassifyName(d->second, it->first.substr(dir.size() + 1), false)) g.base = f->base;
+      d->second.gone.push_back(std::move(g));
       it = loaded_.erase(it);
     } else if (d == dirs_.end() && it->second.identity && it->second.size > static_cast<int64_t>(it->second.offset)) {
       unread_bytes_->Inc(static_cast<double>(it->second.size - static_cast<int64_t>(it->second.offset)));
@@ -1432,8 +1980,18 @@ Status AgentImpl::Run() {
   }
   ready_scan_ = true;
   heartbeat_mono_ = clock_.MonotonicNanos();
-  spdlog::info("watching {} ({} containers, {} files, {} watches, {} polled dirs)", config_.tail.pods_root,
-               tree_->containers(), files_.size(), tree_->watches(), tree_->polled_dirs());
+  if (tree_) {
+    spdlog::info("watching {} ({} containers, {} watches, {} polled dirs)", config_.tail.pods_root,
+                 tree_->containers(), tree_->watches(), tree_->polled_dirs());
+  }
+  if (glob_tree_) {
+    std::string roots;
+    for (const auto& r : glob_tree_->roots()) roots += (roots.empty() ? "" : ", ") + r;
+    spdlog::info("watching __path__ roots {} ({} directories, {} watches, {} polled dirs)", roots,
+                 glob_tree_->containers(), glob_tree_->watches(), glob_tree_->polled_dirs());
+  }
+  spdlog::info("tailing {} files", files_.size());
+  UpdateTargets(true);
   bool stopping = false;
   while (!stopping) {
     ProcessResults();
@@ -1448,11 +2006,17 @@ Status AgentImpl::Run() {
     }
     Tick();
     int timeout_ms = 200;
-    if (!run_queue_.empty() && !Backpressured()) timeout_ms = 0;
-    struct pollfd pfds[3] = {{tree_->fd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}, {sfd, POLLIN, 0}};
-    int n = poll(pfds, sfd >= 0 ? 3 : 2, timeout_ms);
-    if (n > 0 && (pfds[0].revents & POLLIN)) tree_->HandleEvents();
-    if (sfd >= 0 && n > 0 && (pfds[2].revents & POLLIN)) {
+    if ((!run_queue_.empty() || journal_more_) && !Backpressured()) timeout_ms = 0;
+    std::vector<struct pollfd> pfds = {{wake_fd_, POLLIN, 0}, {sfd, POLLIN, 0}, {tree_ ? tree_->fd() : -1, POLLIN, 0},
+                                       {glob_tree_ ? glob_tree_->fd() : -1, POLLIN, 0}};
+    for (auto& j : journals_) pfds.push_back({j->reader->fd(), POLLIN, 0});
+    int n = poll(pfds.data(), pfds.size(), timeout_ms);
+    if (n > 0 && (pfds[2].revents & POLLIN)) tree_->HandleEvents();
+    if (n > 0 && (pfds[3].revents & POLLIN)) glob_tree_->HandleEvents();
+    for (size_t i = 0; n > 0 && i < journals_.size(); ++i) {
+      if (pfds[4 + i].revents & POLLIN) journals_[i]->reader->Process();
+    }
+    if (sfd >= 0 && n > 0 && (pfds[1].revents & POLLIN)) {
       struct signalfd_siginfo si;
       if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
         spdlog::info("received {}, shutting down", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -1524,16 +2088,31 @@ Status DryRun(const ShipperConfig& config, const std::vector<std::string>& files
     auto pod = ParsePodDirName(poddir.substr(poddir.rfind('/') + 1));
     auto fname = ParseLogFileName(name);
     std::string canonical = fname ? dir + "/" + fname->base : path;
+    ContainerDir cd;
+    if (pod && fname) {
+      cd.path = dir;
+      cd.pod = *pod;
+      cd.container = container;
+    }
     LabelMap labels;
-    if (pod) labels = TargetLabels(*pod, container, canonical, config.tail.node_name);
-    else labels = {{"filename", canonical}, {"__path__", canonical}};
     const Scrape* chosen = nullptr;
     for (const Scrape& s : scrapes) {
-      LabelMap l = labels;
-      if (!StaticLabelsFor(*s.config, canonical, &l)) continue;
-      if (s.has_relabel && !Relabel(s.relabel, l)) continue;
-      for (auto it = l.begin(); it != l.end();) it = it->first.rfind("__", 0) == 0 ? l.erase(it) : std::next(it);
-      labels = std::move(l);
+      if (s.kind == Scrape::kJournal) continue;
+      std::optional<LabelMap> l;
+      if (s.kind == Scrape::kFiles || (pod && fname)) {
+        // The same labels as the agent gives (minus pod metadata from the API).
+        l = ScrapeTargetLabels(s, pod && fname ? &cd : nullptr, s.kind == Scrape::kFiles ? path : canonical,
+                               config.tail.node_name, nullptr);
+      } else {
+        // A file outside the kubelet layout under a pods scrape config: path labels only.
+        LabelMap m = {{"filename", canonical}, {"__path__", canonical}};
+        if (StaticLabelsFor(*s.config, canonical, &m) && (!s.has_relabel || Relabel(s.relabel, m))) {
+          for (auto it = m.begin(); it != m.end();) it = it->first.rfind("__", 0) == 0 ? m.erase(it) : std::next(it);
+          l = std::move(m);
+        }
+      }
+      if (!l) continue;
+      labels = std::move(*l);
       chosen = &s;
       break;
     }
@@ -1541,8 +2120,10 @@ Status DryRun(const ShipperConfig& config, const std::vector<std::string>& files
       out << "# " << path << ": dropped by relabel_configs (not tailed)\n";
       continue;
     }
-    bool gz = fname && fname->generation == Generation::kGzip;
-    ASSIGN_OR_RETURN(auto reader, FileReader::Open(path, gz, 0, ro));
+    bool gz = chosen->kind == Scrape::kPods && fname && fname->generation == Generation::kGzip;
+    ReaderOptions fro = ro;
+    fro.raw = chosen->kind == Scrape::kFiles && !chosen->decode_container;
+    ASSIGN_OR_RETURN(auto reader, FileReader::Open(path, gz, 0, fro));
     std::vector<Record> recs;
     auto emit = [&](std::vector<Record>& rs) {
       for (Record& r : rs) {

@@ -38,6 +38,11 @@ class Agent {
   virtual void RequestStop() = 0;
   // "ok" or why the pipeline is not healthy (for /ready). Any thread.
   virtual std::string Readiness() const = 0;
+  // The targets per scrape config as JSON (for /targets; refreshed every 2 s by the event
+  // loop): {"scrape_configs":[{"job_name", "kind" ("files" | "pods"), "paths", "path_excludes",
+  // "files" (count), "targets":[{"path", "labels", "position", "size"}] (at most 1000)}]}.
+  // Any thread.
+  virtual std::string TargetsJson() const = 0;
 };
 
 // -dry-run: reads the given files completely (no positions, nothing sent) and prints what

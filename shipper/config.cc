@@ -123,6 +123,16 @@ void ParseScrape(const YAML::Node& n, const std::string& path, std::string_view 
       }
     }
   }
+  YAML::Node jn = s.Child("journal");
+  if (jn && !jn.IsNull()) {
+    Section g(jn, path + ".journal", src, err);
+    c->journal.enabled = true;
+    g.Field("json", Bool(&c->journal.json));
+    g.Field("max_age", Duration(&c->journal.max_age_ns));
+    g.Field("path", Str(&c->journal.path));
+    g.Field("labels", StrMap(&c->journal.labels));
+    g.Finish();
+  }
   c->relabel_configs = s.Child("relabel_configs");
   if (c->relabel_configs && !c->relabel_configs.IsNull() && !c->relabel_configs.IsSequence()) {
     s.Fail(c->relabel_configs, "key \"" + s.Join("relabel_configs") + "\": must be a list");

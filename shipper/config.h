@@ -47,8 +47,18 @@ struct KubeSdConfig {
   bool insecure_skip_verify = false;  // tls_config.insecure_skip_verify
 };
 
+// Promtail's `journal` scrape config (the systemd journal through sd-journal).
+struct JournalConfig {
+  bool enabled = false;                         // a `journal:` section is present
+  bool json = false;                            // the line is every field as JSON; default false
+  int64_t max_age_ns = 7LL * 3600 * 1'000'000'000;  // no (or an older) cursor: start here; default 7h
+  std::string path;                             // journal directory; default "": the local journal
+  std::map<std::string, std::string> labels;    // static labels
+};
+
 struct ScrapeConfig {
   std::string job_name;
+  JournalConfig journal;
   std::vector<StaticConfig> static_configs;
   bool kubernetes_sd = false;        // kubernetes_sd_configs present (role: pod)
   YAML::Node kubernetes_sd_configs;  // as written

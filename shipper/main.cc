@@ -201,7 +201,12 @@ int main(int argc, char** argv) {
         return why == "ok" ? logq::HttpResponse::Text(200, "ready\n")
                            : logq::HttpResponse::Text(503, "not ready: " + why + "\n");
       }
-      return logq::HttpResponse::Text(404, "not found; try /metrics or /ready\n");
+      if (req.path == "/targets") {
+        logq::HttpResponse r = logq::HttpResponse::Text(200, a->TargetsJson());
+        r.content_type = "application/json";
+        return r;
+      }
+      return logq::HttpResponse::Text(404, "not found; try /metrics, /ready or /targets\n");
     });
     if (!srv.ok()) {
       spdlog::error("startup failed: HTTP server on {}:{}: {}", ho.address, ho.port, srv.status().message());

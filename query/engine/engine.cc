@@ -256,7 +256,7 @@ Result<QueryResult> Engine::Query(Querier* querier, const QueryParams& p) const 
           "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution "
           "(?step=XX)");
     }
-    StepEvaluator ev(pool_, querier, p, options_.max_query_series, deadline.at);
+    StepEvaluator ev(pool_, querier, p, options_.max_query_series, options_.series_limit_interval_ns, deadline.at);
     ev.set_memory_budget(&budget);
     return ev.Run();
   }();

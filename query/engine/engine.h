@@ -30,6 +30,10 @@ namespace logq::engine {
 
 struct EngineOptions {
   int max_query_series = 500;       // 400 "maximum of series (N) reached for a single query"
+  // A range query's series are counted per window of this length (aligned to multiples of it
+  // since the epoch), as Loki's querier counts them per sub-query of its frontend's
+  // split_queries_by_interval; 0 counts over the whole range. Default 1h (Loki's).
+  int64_t series_limit_interval_ns = 3600LL * 1'000'000'000;
   int64_t timeout_ns = 60LL * 1'000'000'000;  // 504 after this (checked by time while reading)
   // Bytes of lines, labels and samples one query may hold while it runs; 400 naming
   // limits_config.max_query_memory_size above. <= 0: no budget.

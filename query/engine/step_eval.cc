@@ -274,9 +274,34 @@ std::string PipelineErrorMessage(const std::string& err, const std::string& seri
 
 }  // namespace
 
+// True when a range query's series, counted per window of series_interval_ns_ (the windows
+// Loki's frontend splits a range query into, each a separate querier query with its own
+// limit), stay within max_series_ in every window.
+bool StepEvaluator::WithinSeriesLimitPerWindow(const QueryResult& r) const {
+  if (p_.instant || series_interval_ns_ <= 0) return false;
+  const int64_t window_ms = std::max<int64_t>(series_interval_ns_ / 1'000'000, 1);
+  auto window_of = [&](int64_t t_ms) { return t_ms >= 0 ? t_ms / window_ms : (t_ms - window_ms + 1) / window_ms; };
+  std::unordered_map<int64_t, int> per_window;
+  for (const Series& s : r.series) {
+    int64_t last = INT64_MIN;
+    for (const auto& pt : s.points) {
+      const int64_t w = window_of(pt.t_ms);
+      if (w == last) continue;
+      last = w;
+      if (++per_window[w] > max_series_) return false;
+    }
+  }
+  return true;
+}
+
 StepEvaluator::StepEvaluator(WorkerPool* pool, Querier* querier, const QueryParams& p, int max_series,
-                             int64_t deadline_mono)
-    : pool_(pool), querier_(querier), p_(p), max_series_(max_series), deadline_(deadline_mono) {
+                             int64_t series_interval_ns, int64_t deadline_mono)
+    : pool_(pool),
+      querier_(querier),
+      p_(p),
+      max_series_(max_series),
+      series_interval_ns_(series_interval_ns),
+      deadline_(deadline_mono) {
   if (p.instant || p.step <= 0) {
     start_ = p.end;
     step_ = 1;
@@ -914,7 +939,7 @@ Result<QueryResult> StepEvaluator::Run() {
                                           });
     });
   }
-  if (static_cast<int>(r.series.size()) > max_series_) {
+  if (static_cast<int>(r.series.size()) > max_series_ && !WithinSeriesLimitPerWindow(r)) {
     return InvalidArgument(fmt::format("maximum of series ({}) reached for a single query", max_series_));
   }
   return r;

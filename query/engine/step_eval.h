@@ -61,7 +61,10 @@ inline constexpr int64_t kSampleBytes = 16;
 
 class StepEvaluator {
  public:
-  StepEvaluator(WorkerPool* pool, Querier* querier, const QueryParams& p, int max_series, int64_t deadline_mono);
+  // `max_series` applies to an instant query's vector, and to the series of a range query
+  // that have points in one window of `series_interval_ns` (0: the whole range).
+  StepEvaluator(WorkerPool* pool, Querier* querier, const QueryParams& p, int max_series,
+                int64_t series_interval_ns, int64_t deadline_mono);
   // Optional: samples and series are charged to `budget` (not owned; outlives Run).
   void set_memory_budget(MemoryBudget* budget) { budget_ = budget; }
   Result<QueryResult> Run();
@@ -78,7 +81,10 @@ class StepEvaluator {
   WorkerPool* pool_;
   Querier* querier_;
   QueryParams p_;
+  bool WithinSeriesLimitPerWindow(const QueryResult& r) const;
+
   int max_series_;
+  int64_t series_interval_ns_;
   int64_t deadline_;
   MemoryBudget* budget_ = nullptr;
   int64_t start_;

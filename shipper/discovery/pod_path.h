@@ -22,6 +22,9 @@ struct LogFileName {
   Generation generation = Generation::kCurrent;
   std::string base;       // "0.log": the current file this generation belongs to
   std::string rotated_at; // "20261122-101500" for rotated generations; "" for the current
+  // Classified by a __path__ glob (any directory, logrotate's names) rather than the kubelet
+  // layout; rotated_at is then the zero-padded mtime in nanoseconds (older sorts first).
+  bool plain = false;
 };
 // "0.log", "0.log.20261122-101500", "0.log.20261122-101500.gz"; nullopt for anything else
 // (kubelet's *.tmp while compressing, editor droppings, ...).

@@ -38,6 +38,7 @@ struct ContainerDir {
   std::string path;  // <root>/<pod dir>/<container>
   PodDirName pod;
   std::string container;
+  bool from_glob = false;  // reported by GlobTree (__path__ globs): no pod, plain file names
 };
 
 class PodTreeListener {

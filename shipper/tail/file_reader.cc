@@ -23,7 +23,9 @@ thread_local int last_open_errno = 0;
 int FileReader::LastOpenErrno() { return last_open_errno; }
 
 FileReader::FileReader(std::string path, bool gzip, const ReaderOptions& options)
-    : path_(std::move(path)), gzip_(gzip), options_(options), joiner_(options.joiner) {}
+    : path_(std::move(path)), gzip_(gzip), options_(options), joiner_(options.joiner) {
+  if (options.raw) format_ = LogFormat::kRaw;
+}
 
 FileReader::~FileReader() { CloseFd(); }
 

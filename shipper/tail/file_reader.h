@@ -33,6 +33,9 @@ namespace logq::shipper {
 struct ReaderOptions {
   JoinerOptions joiner;                 // record cap and truncation; see JoinerOptions
   size_t chunk_bytes = 256 << 10;       // bytes per read() call; default 256 KiB
+  // Plain lines only: no CRI / docker json-file decoding (a file outside the kubelet layout
+  // whose scrape config has no cri/docker stage). Default false: detect per file.
+  bool raw = false;
 };
 
 enum class ReadStatus {

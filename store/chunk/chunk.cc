@@ -3,6 +3,7 @@
 #include "store/chunk/chunk.h"
 
 #include <fmt/format.h>
+#define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack (EntryHash)
 #include <xxhash.h>
 #include <zstd.h>
 
@@ -137,6 +138,20 @@ ZSTD_DCtx* ThreadDCtx() {
 }
 
 }  // namespace
+
+uint64_t EntryHash(std::string_view line, const std::vector<Label>& metadata) {
+  if (metadata.empty()) return XXH3_64bits(line.data(), line.size());
+  XXH3_state_t st;
+  XXH3_64bits_reset(&st);
+  XXH3_64bits_update(&st, line.data(), line.size());
+  for (const Label& l : metadata) {
+    const uint64_t sizes[2] = {l.name.size(), l.value.size()};
+    XXH3_64bits_update(&st, sizes, sizeof sizes);
+    XXH3_64bits_update(&st, l.name.data(), l.name.size());
+    XXH3_64bits_update(&st, l.value.data(), l.value.size());
+  }
+  return XXH3_64bits_digest(&st);
+}
 
 // =====================================================================================
 // ChunkBuilder
@@ -276,6 +291,54 @@ Status ChunkBuilder::Add(int64_t ts, std::string_view line, const std::vector<La
   r.last_ts = ts;
   if (r.block.size() >= r.target) RETURN_IF_ERROR(r.CloseBlock());
   return Status::OK();
+}
+
+Status ChunkBuilder::AddBlock(const CompressedBlock& block) {
+  Rep& r = *rep_;
+  const BlockInfo& b = block.info;
+  if (b.num_entries == 0 || b.min_ts > b.max_ts || b.decoded_bytes > kMaxBlockDecodedBytes ||
+      b.raw_bytes > b.decoded_bytes || b.compressed_bytes == 0 ||
+      b.compressed_bytes != block.bytes.size() ||
+      Checksum(block.bytes.data(), block.bytes.size()) != block.checksum) {
+    return InvalidArgument("chunk: malformed block handed to AddBlock");
+  }
+  RETURN_IF_ERROR(r.CloseBlock());
+  if (r.num_entries > 0 && b.min_ts < r.last_ts) {
+    return InvalidArgument(fmt::format(
+        "chunk: block starting at {} is before the previous entry's {} (blocks must be added "
+        "in non-decreasing timestamp order)",
+        b.min_ts, r.last_ts));
+  }
+  if (uint64_t{r.num_entries} + b.num_entries >= std::numeric_limits<uint32_t>::max() - 1) {
+    return InvalidArgument("chunk: too many entries in one chunk");
+  }
+  Rep::ClosedBlock c;
+  c.info = b;
+  c.info.offset = r.compressed.size();
+  c.checksum = block.checksum;
+  r.compressed.append(block.bytes);
+  r.closed.push_back(c);
+  r.num_entries += b.num_entries;
+  r.raw_bytes += b.raw_bytes;
+  r.last_ts = b.max_ts;
+  return Status::OK();
+}
+
+Result<std::vector<CompressedBlock>> ChunkBuilder::TakeBlocks() {
+  Rep& r = *rep_;
+  RETURN_IF_ERROR(r.CloseBlock());
+  std::vector<CompressedBlock> out;
+  out.reserve(r.closed.size());
+  for (const auto& c : r.closed) {
+    CompressedBlock b;
+    b.info = c.info;
+    b.info.offset = 0;
+    b.checksum = c.checksum;
+    b.bytes.assign(r.compressed, c.info.offset, c.info.compressed_bytes);
+    out.push_back(std::move(b));
+  }
+  r.Reset();
+  return out;
 }
 
 Result<std::string> ChunkBuilder::Finish() {
@@ -632,6 +695,40 @@ std::unique_ptr<ChunkIterator> ZstdChunkReader::Iterate(int64_t from, int64_t th
 
 }  // namespace
 
+namespace {
+
+// Consistency of one block's index entry on its own; nullptr when fine, else what is wrong.
+const char* CheckBlockInfo(const BlockInfo& b) {
+  if (b.min_ts > b.max_ts) return "min_ts > max_ts";
+  if (b.num_entries == 0) return "no entries";
+  if (b.decoded_bytes > kMaxBlockDecodedBytes) return "decoded size over the limit";
+  if (uint64_t{b.num_entries} * kMinEntryBytes > b.decoded_bytes) {
+    return "more entries than the decoded size can hold";
+  }
+  if (b.raw_bytes > b.decoded_bytes) return "line bytes exceed the decoded size";
+  if (b.compressed_bytes == 0) return "empty compressed block";
+  return nullptr;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ChunkReader>> ChunkReader::OpenBlock(const CompressedBlock& block) {
+  BlockInfo b = block.info;
+  b.offset = 0;
+  if (const char* what = CheckBlockInfo(b)) return DataLoss(fmt::format("chunk block: {}", what));
+  if (b.compressed_bytes != block.bytes.size()) {
+    return DataLoss("chunk block: size does not match its info");
+  }
+  ChunkMeta meta;
+  meta.min_ts = b.min_ts;
+  meta.max_ts = b.max_ts;
+  meta.num_entries = b.num_entries;
+  meta.raw_bytes = b.raw_bytes;
+  meta.encoded_bytes = block.bytes.size();
+  return std::unique_ptr<ChunkReader>(std::make_unique<ZstdChunkReader>(
+      block.bytes, meta, std::vector<BlockInfo>{b}, std::vector<uint64_t>{block.checksum}));
+}
+
 Result<std::unique_ptr<ChunkReader>> ChunkReader::Open(std::string_view data) {
   const char* d = data.data();
   const size_t size = data.size();
@@ -685,18 +782,12 @@ Result<std::unique_ptr<ChunkReader>> ChunkReader::Open(std::string_view data) {
     b.num_entries = GetU32(e + kIdxNumEntries);
     b.raw_bytes = GetU32(e + kIdxRawBytes);
     b.offset = offset;
-    auto bad = [&](std::string_view what) {
-      return DataLoss(fmt::format("chunk: block index entry {}: {}", i, what));
-    };
-    if (b.min_ts > b.max_ts) return bad("min_ts > max_ts");
-    if (i > 0 && blocks[i - 1].max_ts > b.min_ts) return bad("overlaps the previous block");
-    if (b.num_entries == 0) return bad("no entries");
-    if (b.decoded_bytes > kMaxBlockDecodedBytes) return bad("decoded size over the limit");
-    if (uint64_t{b.num_entries} * kMinEntryBytes > b.decoded_bytes) {
-      return bad("more entries than the decoded size can hold");
+    if (i > 0 && blocks[i - 1].max_ts > b.min_ts) {
+      return DataLoss(fmt::format("chunk: block index entry {}: overlaps the previous block", i));
     }
-    if (b.raw_bytes > b.decoded_bytes) return bad("line bytes exceed the decoded size");
-    if (b.compressed_bytes == 0) return bad("empty compressed block");
+    if (const char* what = CheckBlockInfo(b)) {
+      return DataLoss(fmt::format("chunk: block index entry {}: {}", i, what));
+    }
     offset += b.compressed_bytes;
     entries += b.num_entries;
     raw += b.raw_bytes;

@@ -42,6 +42,11 @@ enum class Codec : uint8_t {
 // rejects an index that claims one, so a forged chunk cannot make a reader allocate more.
 inline constexpr size_t kMaxBlockDecodedBytes = 64u << 20;
 
+// Identity of an entry's content within one timestamp: XXH3-64 over the line and its
+// structured metadata (names and values, length-framed). Two entries of a stream with the same
+// timestamp and EntryHash are one entry (Loki's deduplication, which includes metadata).
+uint64_t EntryHash(std::string_view line, const std::vector<Label>& metadata);
+
 // Summary of a chunk, readable without decompressing any block.
 struct ChunkMeta {
   int64_t min_ts = 0;  // first entry's timestamp (ns)
@@ -60,6 +65,16 @@ struct BlockInfo {
   uint32_t decoded_bytes = 0;  // size of the decompressed block payload
   uint32_t compressed_bytes = 0;
   uint64_t offset = 0;  // of the compressed block from the start of the chunk
+};
+
+// A finished block outside a chunk: what a stream head keeps in memory once its open block is
+// full, and what ChunkBuilder::AddBlock copies into a chunk without recompressing it. The
+// bytes are one zstd frame of the block payload (docs/formats/chunk.md, "Block payload");
+// `checksum` is XXH3-64 of `bytes`. `info.offset` is unused (0). Immutable once built.
+struct CompressedBlock {
+  BlockInfo info;
+  uint64_t checksum = 0;
+  std::string bytes;
 };
 
 struct ChunkBuilderOptions {
@@ -84,6 +99,14 @@ class ChunkBuilder {
   Status Add(int64_t ts, std::string_view line, const std::vector<Label>& metadata = {});
   size_t num_entries() const;
   uint64_t raw_bytes() const;
+  // Appends a block built elsewhere (ChunkBuilder::TakeBlocks) as is: its bytes are copied,
+  // not recompressed. Closes the open block first. InvalidArgument if the block starts before
+  // the last entry added (block.info.min_ts < the previous max_ts) or is malformed (no
+  // entries, sizes over the limits, bytes whose size or checksum disagree with the info).
+  Status AddBlock(const CompressedBlock& block);
+  // Closes the open block and hands out every block built so far (in order) instead of a
+  // chunk; the builder is reset. Empty when no entry was added.
+  Result<std::vector<CompressedBlock>> TakeBlocks();
   // Serializes the chunk. The builder is reset and may be reused.
   // InvalidArgument if no entry was added (an empty chunk is not representable; the builder
   // stays usable).
@@ -141,6 +164,9 @@ class ChunkReader {
   // block is first needed by an iterator.
   // `data` must outlive the reader and its iterators.
   static Result<std::unique_ptr<ChunkReader>> Open(std::string_view data);
+  // A reader over one block held outside a chunk (a head's finished block), validated like a
+  // chunk's index entry. `block` must outlive the reader and its iterators.
+  static Result<std::unique_ptr<ChunkReader>> OpenBlock(const CompressedBlock& block);
   virtual ~ChunkReader() = default;
 
   virtual const ChunkMeta& meta() const = 0;

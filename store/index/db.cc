@@ -8,13 +8,52 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
+#include <mutex>
 
 #include "store/index/keys.h"
 
 namespace logq::index {
 namespace {
+
+// RocksDB's info log goes to the store's log instead of <path>/LOG: one place to read, and a
+// full disk cannot make RocksDB's file logger fail (its PosixLogger asserts when a write to LOG
+// fails with ENOSPC, which took the whole store down). Info and header lines are debug-level.
+class SpdlogRocksLogger final : public rocksdb::Logger {
+ public:
+  SpdlogRocksLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override { Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap); }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char buf[1024];
+    const int n = std::vsnprintf(buf, sizeof buf, format, ap);
+    if (n < 0) return;
+    const std::string_view msg(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
+    switch (level) {
+      case rocksdb::InfoLogLevel::WARN_LEVEL:
+        spdlog::warn("rocksdb: {}", msg);
+        break;
+      case rocksdb::InfoLogLevel::ERROR_LEVEL:
+      case rocksdb::InfoLogLevel::FATAL_LEVEL:
+        spdlog::error("rocksdb: {}", msg);
+        break;
+      default:
+        spdlog::debug("rocksdb: {}", msg);
+    }
+  }
+};
+
+// Every write of the store skips RocksDB's own log (see Db::Write).
+rocksdb::WriteOptions Unlogged() {
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
+  return wo;
+}
 
 constexpr std::string_view kSchemaVersionKey = "schema_version";
 constexpr std::string_view kSchemaVersion = "1";
@@ -242,6 +281,11 @@ class RocksDb final : public Db {
     cache_ = rocksdb::NewLRUCache(o.block_cache_bytes);
     rocksdb::DBOptions dbo;
     dbo.create_if_missing = true;
+    // Writes skip RocksDB's own log (logq-store's WAL covers the data until a checkpoint, which
+    // persists the memtables first; see Db::Write). Flushing all column families at one point
+    // keeps what survives a crash a consistent prefix of the writes across them.
+    dbo.atomic_flush = true;
+    dbo.info_log = std::make_shared<SpdlogRocksLogger>();
     dbo.create_missing_column_families = true;
     dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
     dbo.max_background_jobs = 2;
@@ -260,7 +304,9 @@ class RocksDb final : public Db {
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
     for (int i = 0; i < kNumCf; ++i) {
       rocksdb::ColumnFamilyOptions co;
-      co.write_buffer_size = i == kHead ? o.write_buffer_bytes : (4 << 20);
+      // Chunks are the bulk of what is written: a larger memtable there means fewer flushes,
+      // and every flush covers all column families (atomic flush).
+      co.write_buffer_size = i == kChunks ? o.write_buffer_bytes : (4 << 20);
       co.max_write_buffer_number = 3;
       co.table_factory.reset(table(i != kHead && i != kChunks));
       co.compression = rocksdb::kZSTD;
@@ -308,9 +354,8 @@ class RocksDb final : public Db {
   }
 
   Status Write(WriteBatch* batch, bool sync) override {
-    rocksdb::WriteOptions wo;
-    wo.sync = sync;
-    return FromRocks(db_->Write(wo, static_cast<RocksWriteBatch*>(batch)->rep()), "writing batch");
+    RETURN_IF_ERROR(FromRocks(db_->Write(Unlogged(), static_cast<RocksWriteBatch*>(batch)->rep()), "writing batch"));
+    return sync ? Persist() : Status::OK();
   }
 
   Status ForEachStream(
@@ -422,13 +467,32 @@ class RocksDb final : public Db {
     return v;
   }
 
-  Status Flush() override {
-    RETURN_IF_ERROR(FromRocks(db_->FlushWAL(true), "syncing WAL"));
+  Status Persist() override {
     rocksdb::FlushOptions fo;
     fo.wait = true;
+    fo.allow_write_stall = true;
     std::vector<rocksdb::ColumnFamilyHandle*> hs(handles_.begin(), handles_.end());
-    return FromRocks(db_->Flush(fo, hs), "flushing memtables");
+    rocksdb::Status st = db_->Flush(fo, hs);
+    if (!st.ok()) {
+      // A failed flush (disk full) stops RocksDB's writes until it recovers; try now, so that
+      // the caller's next attempt can succeed once space is back.
+      rocksdb::Status r = db_->Resume();
+      if (!r.ok()) spdlog::warn("rocksdb: not recovered from a failed flush yet: {}", r.ToString());
+    }
+    return FromRocks(st, "flushing memtables");
   }
+
+  Status DropHeads() override {
+    const std::string begin, end(1, '\xff');  // every key starts with a tenant length < 0xff
+    RETURN_IF_ERROR(
+        FromRocks(db_->DeleteRange(Unlogged(), handles_[kHead], begin, end), "dropping the head column family"));
+    RETURN_IF_ERROR(Persist());
+    rocksdb::CompactRangeOptions co;
+    co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    return FromRocks(db_->CompactRange(co, handles_[kHead], nullptr, nullptr), "compacting the head column family");
+  }
+
+  Status Flush() override { return Persist(); }
 
  private:
   static Status FailedPreconditionStatus(std::string m) { return Status(StatusCode::kFailedPrecondition, std::move(m)); }

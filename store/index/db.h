@@ -3,7 +3,8 @@
 //
 //   streams    tenant·fp                          → canonical label text
 //   postings   tenant·day·fp                      → "" (stream had entries that UTC day)
-//   head       tenant·fp·ts·hash(line)            → head value (line + structured metadata)
+//   head       tenant·fp·ts·hash(line)            → head value (line + structured metadata);
+//              written only by releases before the WAL engine: read once at upgrade, then dropped
 //   chunks     tenant·fp·min_ts·max_ts·hash       → chunk bytes (store/chunk format)
 //   chunk_refs same key as chunks                 → ChunkRef summary (small; scanned by queries)
 //   meta       "schema_version", ...              → values
@@ -27,7 +28,7 @@ namespace logq::index {
 struct DbOptions {
   std::string path;                            // directory; created if missing. Required.
   size_t block_cache_bytes = 32 << 20;         // shared LRU block cache; default 32 MiB
-  size_t write_buffer_bytes = 32 << 20;        // memtable size per CF; default 32 MiB
+  size_t write_buffer_bytes = 32 << 20;        // memtable size of the chunks CF; default 32 MiB
   bool chunk_blob_files = true;                // store chunk bytes in blob files; default on
 };
 
@@ -99,9 +100,12 @@ class Db {
   static Result<std::unique_ptr<Db>> Open(const DbOptions& options);
   virtual ~Db() = default;
 
-  // Applies the batch atomically. sync=true fsyncs the WAL before returning (RocksDB
-  // group-commits concurrent writers); sync=false leaves it in the OS page cache, which
-  // survives a process crash (kill -9) but not power loss.
+  // Applies the batch atomically, without RocksDB's own log: the write is visible at once
+  // and durable at the next Persist() (or memtable flush). sync=true persists before
+  // returning. logq-store's WAL covers what the ingester writes until its checkpoint, which
+  // calls Persist() before the log it covers is deleted; other writers that acknowledge
+  // something (delete requests) use sync=true. Flushes cover all column families at one point
+  // (atomic flush), so what survives a crash is a consistent prefix of the writes.
   virtual std::unique_ptr<WriteBatch> NewWriteBatch() = 0;
   virtual Status Write(WriteBatch* batch, bool sync) = 0;
 
@@ -131,6 +135,11 @@ class Db {
   virtual uint64_t DiskBytes() = 0;
   // Approximate number of stored chunks (RocksDB's key estimate of chunk_refs).
   virtual uint64_t EstimateChunks() = 0;
+  // Makes every write that returned so far durable (flushes all memtables, synced).
+  virtual Status Persist() = 0;
+  // Deletes every record of the `head` column family (the previous engine's heads, once
+  // moved into the new heads) and compacts it away.
+  virtual Status DropHeads() = 0;
   // Flushes memtables and syncs the WAL (graceful shutdown).
   virtual Status Flush() = 0;
 };

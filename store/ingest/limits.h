@@ -39,6 +39,9 @@ struct Limits {
   int max_entries_limit_per_query = 5000;     // default 5000
   int64_t max_query_length = 721LL * 3600 * 1'000'000'000;  // ns; default 721h; 0 = off
   int max_query_series = 500;                 // default 500
+  // max_query_series counts a range query's series per window of this length (Loki's
+  // frontend split); 0 = over the whole range. Default 1h.
+  int64_t split_queries_by_interval = 3600LL * 1'000'000'000;
   int64_t query_timeout = 60LL * 1'000'000'000;  // ns; default 1m
   int max_concurrent_tail_requests = 10;      // default 10
   // logq's own query limits (no Loki equivalent; see docs/operations.md "Limits").

@@ -9,13 +9,13 @@
 namespace logq::querier {
 namespace {
 
-// Head bounds of the matched streams; every head "present" when there is no directory.
+// Head bounds of the matched streams; no heads when there is no directory.
 template <typename Matched>
 std::vector<index::HeadBounds> LookupHeads(const index::HeadDirectory* heads, std::string_view tenant,
                                            const Matched& matched) {
   std::vector<index::HeadBounds> bounds;
   if (heads == nullptr) {
-    bounds.assign(matched.size(), index::HeadBounds{true, INT64_MIN, INT64_MAX});
+    bounds.assign(matched.size(), index::HeadBounds{});
     return bounds;
   }
   std::vector<uint64_t> fps;
@@ -36,26 +36,11 @@ std::vector<index::StreamRef> StoreQuerier::MatchForMetadata(std::string_view te
   out.reserve(candidates.size());
   for (auto& s : candidates) (s.day_in_range ? out : rest).push_back(std::move(s));
   if (rest.empty()) return out;
-  if (heads_ != nullptr) {
-    std::vector<index::HeadBounds> bounds = LookupHeads(heads_, tenant, rest);
-    for (size_t i = 0; i < rest.size(); ++i) {
-      const bool in = rule == HeadRule::kAnyTime ? bounds[i].present : bounds[i].Overlaps(start, end);
-      if (in) out.push_back(std::move(rest[i]));
-    }
-    return out;
-  }
-  // Without a head directory (tests, tools) the head column family is read. A head entry in
-  // [start, end) has a day posting in range already, so only kAnyTime needs this.
-  if (rule != HeadRule::kAnyTime) return out;
-  std::shared_ptr<index::DbReader> reader = db_->NewReader();
-  for (auto& s : rest) {
-    bool found = false;
-    Status st = reader->ScanHead(tenant, s.fp, INT64_MIN, INT64_MAX, [&](const index::HeadRecord&) {
-      found = true;
-      return false;
-    });
-    // A read error keeps the stream rather than failing a metadata answer.
-    if (found || !st.ok()) out.push_back(std::move(s));
+  if (heads_ == nullptr) return out;  // no heads (tests, tools): streams without a day posting have no data here
+  std::vector<index::HeadBounds> bounds = LookupHeads(heads_, tenant, rest);
+  for (size_t i = 0; i < rest.size(); ++i) {
+    const bool in = rule == HeadRule::kAnyTime ? bounds[i].present : bounds[i].Overlaps(start, end);
+    if (in) out.push_back(std::move(rest[i]));
   }
   return out;
 }
@@ -107,8 +92,8 @@ Result<std::vector<std::unique_ptr<engine::StreamSource>>> TenantQuerier::Select
   std::shared_ptr<index::DbReader> reader = db_->NewReader();
   auto block_filter = MakeLiteralBlockFilter(r.required_literals);
   for (size_t i = 0; i < matched.size(); ++i) {
-    out.push_back(std::make_unique<StoreStreamSource>(reader, tenant_, matched[i].fp, matched[i].labels, bounds[i],
-                                                      block_filter));
+    out.push_back(std::make_unique<StoreStreamSource>(db_, reader, heads_, tenant_, matched[i].fp, matched[i].labels,
+                                                      bounds[i], block_filter));
   }
   return out;
 }
@@ -176,15 +161,12 @@ Result<IndexStats> StoreQuerier::Stats(std::string_view tenant, const std::vecto
       st.bytes += r.raw_bytes;
       st.entries += r.entries;
     }
-    uint64_t head_entries = 0;
     if (!bounds[i].Overlaps(start, end)) continue;
-    RETURN_IF_ERROR(reader->ScanHead(tenant, s.fp, start, end, [&](const index::HeadRecord& r) {
-      head_entries++;
-      st.bytes += r.value.size() - 1;
-      return true;
-    }));
-    st.entries += head_entries;
-    if (head_entries > 0) st.chunks++;  // the head counts as one (open) chunk, as in Loki
+    index::HeadSnapshot head;
+    if (!heads_->SnapshotHead(tenant, s.fp, start, end, &head)) continue;
+    st.entries += head.entries;
+    st.bytes += head.line_bytes;
+    st.chunks++;  // the head counts as one (open) chunk, as in Loki
   }
   return st;
 }

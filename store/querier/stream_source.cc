@@ -1,7 +1,5 @@
 #include "store/querier/stream_source.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <queue>
 
@@ -23,16 +21,22 @@ struct Input {
   virtual bool from_chunk() const { return false; }
 };
 
+// A chunk or a head's finished block.
 class ChunkInput final : public Input {
  public:
-  // `bytes` must outlive the reader and iterator, so the input owns both.
-  ChunkInput(std::unique_ptr<std::string> bytes, std::unique_ptr<chunk::ChunkReader> reader, int64_t from,
-             int64_t through, bool fwd, const chunk::BlockFilter* filter)
-      : bytes_(std::move(bytes)), reader_(std::move(reader)), it_(reader_->Iterate(from, through, fwd, filter)) {
+  // The bytes (`bytes` or `block`) must outlive the reader and iterator, so the input owns them.
+  ChunkInput(std::unique_ptr<std::string> bytes, std::shared_ptr<const chunk::CompressedBlock> block,
+             std::unique_ptr<chunk::ChunkReader> reader, int64_t from, int64_t through, bool fwd,
+             const chunk::BlockFilter* filter)
+      : bytes_(std::move(bytes)),
+        block_(std::move(block)),
+        reader_(std::move(reader)),
+        it_(reader_->Iterate(from, through, fwd, filter)) {
     valid_ = it_->Next();
   }
   const chunk::SkippedEntries& skipped() const { return it_->skipped(); }
-  bool from_chunk() const override { return true; }
+  bool head_block() const { return block_ != nullptr; }
+  bool from_chunk() const override { return block_ == nullptr; }
   bool Valid() const override { return valid_; }
   int64_t ts() const override { return it_->entry().ts; }
   std::string_view line() const override { return it_->entry().line; }
@@ -42,20 +46,16 @@ class ChunkInput final : public Input {
 
  private:
   std::unique_ptr<std::string> bytes_;
+  std::shared_ptr<const chunk::CompressedBlock> block_;
   std::unique_ptr<chunk::ChunkReader> reader_;
   std::unique_ptr<chunk::ChunkIterator> it_;
   bool valid_;
 };
 
-struct HeadEntry {
-  int64_t ts;
-  std::string line;
-  std::vector<Label> metadata;
-};
-
 class HeadInput final : public Input {
  public:
-  HeadInput(std::vector<HeadEntry> entries, bool forward) : e_(std::move(entries)), forward_(forward) {
+  // `entries` sorted by timestamp ascending.
+  HeadInput(std::vector<index::HeadEntry> entries, bool forward) : e_(std::move(entries)), forward_(forward) {
     i_ = 0;
     if (!forward_) std::reverse(e_.begin(), e_.end());
   }
@@ -66,7 +66,7 @@ class HeadInput final : public Input {
   void Next() override { ++i_; }
 
  private:
-  std::vector<HeadEntry> e_;
+  std::vector<index::HeadEntry> e_;
   bool forward_;
   size_t i_;
 };
@@ -115,31 +115,36 @@ Status StoreStreamSource::ForEach(int64_t from, int64_t through, bool forward, c
   if (through <= from) return Status::OK();
   const CallBlockFilter call_filter(block_filter_.get(), beyond);
   const chunk::BlockFilter* filter = call_filter.active() ? &call_filter : nullptr;
-  ASSIGN_OR_RETURN(auto refs, reader_->ListChunks(tenant_, fp_, from, through));
-  // Order refs by when the merge reaches them: min_ts ascending (forward) or max_ts
-  // descending (backward).
+
+  // The head first, then (if a cut finished since the query's snapshot) a newer snapshot.
+  std::shared_ptr<index::DbReader> reader = reader_;
+  index::HeadSnapshot head;
+  if (heads_ != nullptr && head_.Overlaps(from, through)) {
+    heads_->SnapshotHead(tenant_, fp_, from, through, &head);
+    if (head.cut_generation != head_.cut_generation) reader = db_->NewReader();
+  }
+  ASSIGN_OR_RETURN(auto refs, reader->ListChunks(tenant_, fp_, from, through));
+
+  // Chunks and head blocks, in the order the merge reaches them: min_ts ascending (forward)
+  // or max_ts descending (backward).
+  struct Pending {
+    int64_t min_ts, max_ts;
+    const index::ChunkRef* ref;                         // a chunk, or
+    std::shared_ptr<const chunk::CompressedBlock> block;  // a head block
+  };
+  std::vector<Pending> pending;
+  pending.reserve(refs.size() + head.blocks.size());
+  for (const auto& r : refs) pending.push_back({r.min_ts, r.max_ts, &r, nullptr});
+  for (auto& b : head.blocks) pending.push_back({b->info.min_ts, b->info.max_ts, nullptr, std::move(b)});
   if (forward) {
-    std::sort(refs.begin(), refs.end(), [](const auto& a, const auto& b) { return a.min_ts < b.min_ts; });
+    std::stable_sort(pending.begin(), pending.end(), [](const auto& a, const auto& b) { return a.min_ts < b.min_ts; });
   } else {
-    std::sort(refs.begin(), refs.end(), [](const auto& a, const auto& b) { return a.max_ts > b.max_ts; });
+    std::stable_sort(pending.begin(), pending.end(), [](const auto& a, const auto& b) { return a.max_ts > b.max_ts; });
   }
 
   std::vector<std::unique_ptr<Input>> inputs;
-  if (head_.Overlaps(from, through)) {
-    std::vector<HeadEntry> head;
-    std::vector<Label> md;
-    Status st;
-    RETURN_IF_ERROR(reader_->ScanHead(tenant_, fp_, from, through, [&](const index::HeadRecord& r) {
-      std::string_view line;
-      st = index::DecodeHeadValue(r.value, &line, &md);
-      if (!st.ok()) return false;
-      head.push_back({r.ts, std::string(line), md});
-      stats_.head_lines++;
-      stats_.head_bytes += line.size();
-      return true;
-    }));
-    RETURN_IF_ERROR(st);
-    if (!head.empty()) inputs.push_back(std::make_unique<HeadInput>(std::move(head), forward));
+  if (!head.open.empty()) {
+    inputs.push_back(std::make_unique<HeadInput>(std::move(head.open), forward));
   }
 
   auto before = [forward](int64_t a, int64_t b) { return forward ? a < b : a > b; };
@@ -149,15 +154,21 @@ Status StoreStreamSource::ForEach(int64_t from, int64_t through, bool forward, c
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (inputs[i]->Valid()) heap.push(i);
   }
-  size_t next_ref = 0;
+  size_t next = 0;
   std::vector<const ChunkInput*> chunk_inputs;
-  auto open_ref = [&](const index::ChunkRef& ref) -> Status {
-    ASSIGN_OR_RETURN(std::string raw, reader_->GetChunk(tenant_, ref));
-    auto bytes = std::make_unique<std::string>(std::move(raw));
-    stats_.chunks++;
-    stats_.compressed_bytes += bytes->size();
-    ASSIGN_OR_RETURN(auto cr, chunk::ChunkReader::Open(*bytes));
-    auto in = std::make_unique<ChunkInput>(std::move(bytes), std::move(cr), from, through, forward, filter);
+  auto open_pending = [&](const Pending& p) -> Status {
+    std::unique_ptr<ChunkInput> in;
+    if (p.ref != nullptr) {
+      ASSIGN_OR_RETURN(std::string raw, reader->GetChunk(tenant_, *p.ref));
+      auto bytes = std::make_unique<std::string>(std::move(raw));
+      stats_.chunks++;
+      stats_.compressed_bytes += bytes->size();
+      ASSIGN_OR_RETURN(auto cr, chunk::ChunkReader::Open(*bytes));
+      in = std::make_unique<ChunkInput>(std::move(bytes), nullptr, std::move(cr), from, through, forward, filter);
+    } else {
+      ASSIGN_OR_RETURN(auto cr, chunk::ChunkReader::OpenBlock(*p.block));
+      in = std::make_unique<ChunkInput>(nullptr, p.block, std::move(cr), from, through, forward, filter);
+    }
     RETURN_IF_ERROR(in->status());
     chunk_inputs.push_back(in.get());
     inputs.push_back(std::move(in));
@@ -170,25 +181,30 @@ Status StoreStreamSource::ForEach(int64_t from, int64_t through, bool forward, c
     for (const ChunkInput* c : chunk_inputs) {
       stats_.skipped_lines += c->skipped().entries;
       stats_.skipped_bytes += c->skipped().line_bytes;
-      stats_.decompressed_lines += c->skipped().entries;
-      stats_.decompressed_bytes += c->skipped().line_bytes;
+      if (c->head_block()) {
+        stats_.head_lines += c->skipped().entries;
+        stats_.head_bytes += c->skipped().line_bytes;
+      } else {
+        stats_.decompressed_lines += c->skipped().entries;
+        stats_.decompressed_bytes += c->skipped().line_bytes;
+      }
     }
   };
   int64_t cur_ts = 0;
   bool have_cur = false;
   std::vector<uint64_t> seen_at_ts;
   while (true) {
-    // Open every chunk that could hold the next entry in direction.
-    while (next_ref < refs.size()) {
-      const auto& ref = refs[next_ref];
-      const int64_t edge = forward ? ref.min_ts : ref.max_ts;
+    // Open every chunk or head block that could hold the next entry in direction.
+    while (next < pending.size()) {
+      const Pending& p = pending[next];
+      const int64_t edge = forward ? p.min_ts : p.max_ts;
       if (!heap.empty() && before(inputs[heap.top()]->ts(), edge)) break;
-      if (beyond && beyond(edge)) {  // neither this chunk nor any later one is wanted
-        next_ref = refs.size();
+      if (beyond && beyond(edge)) {  // neither this one nor any later one is wanted
+        next = pending.size();
         break;
       }
-      RETURN_IF_ERROR(open_ref(ref));
-      ++next_ref;
+      RETURN_IF_ERROR(open_pending(p));
+      ++next;
     }
     if (heap.empty()) break;
     const size_t i = heap.top();
@@ -196,7 +212,7 @@ Status StoreStreamSource::ForEach(int64_t from, int64_t through, bool forward, c
     Input& in = *inputs[i];
     const int64_t ts = in.ts();
     const std::string_view line = in.line();
-    const uint64_t h = XXH3_64bits(line.data(), line.size());
+    const uint64_t h = chunk::EntryHash(line, in.metadata());
     if (!have_cur || ts != cur_ts) {
       have_cur = true;
       cur_ts = ts;
@@ -211,6 +227,9 @@ Status StoreStreamSource::ForEach(int64_t from, int64_t through, bool forward, c
       if (in.from_chunk()) {
         stats_.decompressed_lines++;
         stats_.decompressed_bytes += line.size();
+      } else {
+        stats_.head_lines++;
+        stats_.head_bytes += line.size();
       }
       keep_going = fn(ts, line, in.metadata());
     }

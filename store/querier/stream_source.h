@@ -1,7 +1,8 @@
-// StoreStreamSource: one stream's entries for the engine, merged from its chunks and its
-// head under one RocksDB snapshot, in either direction, deduplicated by (timestamp, line).
-// Chunks are opened lazily as the merge reaches their time range, so memory stays at a few
-// decoded blocks however long the range. Internal to store/querier.
+// StoreStreamSource: one stream's entries for the engine, merged from its chunks (RocksDB
+// snapshot) and its in-memory head (finished blocks and open block), in either direction,
+// deduplicated by (timestamp, line, structured metadata). Chunks and head blocks are opened
+// lazily as the merge reaches their time range, so memory stays at a few decoded blocks
+// however long the range. Internal to store/querier.
 #pragma once
 
 #include <memory>
@@ -21,11 +22,14 @@ std::shared_ptr<const chunk::BlockFilter> MakeLiteralBlockFilter(const std::vect
 
 class StoreStreamSource final : public engine::StreamSource {
  public:
-  StoreStreamSource(std::shared_ptr<index::DbReader> reader, std::string tenant, uint64_t fp,
-                    std::shared_ptr<const Labels> labels,
-                    index::HeadBounds head = {true, INT64_MIN, INT64_MAX},
+  // `head` is what `heads` said before `reader`'s snapshot was taken (head_directory.h);
+  // `db` gives a newer snapshot when a cut finished since. `heads` may be null (no heads).
+  StoreStreamSource(index::Db* db, std::shared_ptr<index::DbReader> reader, const index::HeadDirectory* heads,
+                    std::string tenant, uint64_t fp, std::shared_ptr<const Labels> labels, index::HeadBounds head,
                     std::shared_ptr<const chunk::BlockFilter> block_filter = nullptr)
-      : reader_(std::move(reader)),
+      : db_(db),
+        reader_(std::move(reader)),
+        heads_(heads),
         tenant_(std::move(tenant)),
         fp_(fp),
         labels_(std::move(labels)),
@@ -38,11 +42,13 @@ class StoreStreamSource final : public engine::StreamSource {
   const engine::ReadStats& stats() const override { return stats_; }
 
  private:
+  index::Db* db_;
   std::shared_ptr<index::DbReader> reader_;
+  const index::HeadDirectory* heads_;
   std::string tenant_;
   uint64_t fp_;
   std::shared_ptr<const Labels> labels_;
-  index::HeadBounds head_;  // what the ingester knew before the snapshot; skip the scan outside
+  index::HeadBounds head_;  // what the ingester said before the snapshot; no head read outside
   std::shared_ptr<const chunk::BlockFilter> block_filter_;  // shared by a query's sources
   engine::ReadStats stats_;
 };

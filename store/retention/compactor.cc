@@ -43,6 +43,7 @@ struct Compactor::StreamWork {
   std::vector<Request> requests;
   bool changed = false;
   uint64_t chunk_bytes = 0;  // encoded bytes of the stream's chunks after the pass
+  bool head_cut = false;     // the stream's head was cut so deletions could apply to it
 
   int Classify(int64_t ts, std::string_view line, const std::vector<Label>& metadata) {
     if (ts < cutoff) return kRetention;
@@ -93,6 +94,22 @@ void Compactor::CountDeleted(const std::string& tenant, bool by_request, uint64_
 
 Status Compactor::ProcessStream(const std::string& tenant, StreamWork& w, PassStats* stats) {
   return ingester_->WithCutsPaused([&]() -> Status {
+    // A head that may hold deletable entries is cut first, so the chunk pass below applies
+    // retention and requests to its entries like to any chunk's.
+    std::vector<index::HeadBounds> hb;
+    const uint64_t fp = w.fp;
+    ingester_->GetHeadBounds(tenant, std::span<const uint64_t>(&fp, 1), &hb);
+    if (hb[0].present) {
+      bool deletable = hb[0].min_ts < w.cutoff;
+      for (const auto& r : w.requests) deletable |= r.matcher->Overlaps(hb[0].min_ts, hb[0].max_ts);
+      if (deletable) {
+        ASSIGN_OR_RETURN(int cut, ingester_->CutStreamLocked(tenant, w.fp));
+        if (cut > 0) {
+          w.head_cut = true;
+          stats->heads_cut++;
+        }
+      }
+    }
     auto reader = db_->NewReader();
     ASSIGN_OR_RETURN(std::vector<index::ChunkRef> refs, reader->ListChunks(tenant, w.fp, INT64_MIN, INT64_MAX));
     auto batch = db_->NewWriteBatch();
@@ -100,7 +117,7 @@ Status Compactor::ProcessStream(const std::string& tenant, StreamWork& w, PassSt
     uint64_t pending_deleted = 0, pending_rewritten = 0;
     auto flush = [&]() -> Status {
       if (batch->Count() == 0) return Status::OK();
-      RETURN_IF_ERROR(db_->Write(batch.get(), options_.sync_writes));
+      RETURN_IF_ERROR(db_->Write(batch.get(), /*sync=*/false));
       batch = db_->NewWriteBatch();
       CountDeleted(tenant, false, pending.n[kRetention], pending.bytes[kRetention], stats);
       CountDeleted(tenant, true, pending.n[kRequest], pending.bytes[kRequest], stats);
@@ -167,35 +184,7 @@ Status Compactor::ProcessStream(const std::string& tenant, StreamWork& w, PassSt
       w.changed = true;
       if (batch->ByteSize() >= kMaxBatchBytes) RETURN_IF_ERROR(flush());
     }
-    RETURN_IF_ERROR(flush());
-
-    // Head entries: only the range that can hold deletable entries is scanned.
-    const int64_t head_through = w.requests.empty() ? w.cutoff : INT64_MAX;
-    if (head_through == INT64_MIN) return Status::OK();
-    std::vector<Label> metadata;
-    Status st;
-    uint64_t head_deleted = 0;
-    RETURN_IF_ERROR(reader->ScanHead(tenant, w.fp, INT64_MIN, head_through, [&](const index::HeadRecord& r) {
-      std::string_view line;
-      st = index::DecodeHeadValue(r.value, &line, &metadata);
-      if (!st.ok()) return false;
-      int v = w.Classify(r.ts, line, metadata);
-      if (v != kKeep) {
-        batch->DeleteHeadKey(r.raw_key);
-        pending.Add(v, 1, line.size());
-        ++head_deleted;
-      }
-      return true;
-    }));
-    RETURN_IF_ERROR(st);
-    if (head_deleted == 0) return Status::OK();
-    RETURN_IF_ERROR(flush());
-    stats->head_entries_deleted += head_deleted;
-    w.changed = true;
-    // Cut what is left of the head: the cut recomputes the ingester's head accounting.
-    ASSIGN_OR_RETURN(int cut, ingester_->CutStreamLocked(tenant, w.fp));
-    (void)cut;
-    return Status::OK();
+    return flush();
   });
 }
 
@@ -214,10 +203,9 @@ Status Compactor::DropEmpty(const std::string& tenant, const std::vector<uint64_
       int64_t min_ts = INT64_MAX;
       ASSIGN_OR_RETURN(std::vector<index::ChunkRef> refs, reader->ListChunks(tenant, fp, INT64_MIN, INT64_MAX));
       if (!refs.empty()) min_ts = refs.front().min_ts;  // ordered by min_ts
-      RETURN_IF_ERROR(reader->ScanHead(tenant, fp, INT64_MIN, INT64_MAX, [&](const index::HeadRecord& r) {
-        min_ts = std::min(min_ts, r.ts);
-        return false;  // the first head key is the oldest
-      }));
+      std::vector<index::HeadBounds> hb;
+      ingester_->GetHeadBounds(tenant, std::span<const uint64_t>(&fp, 1), &hb);
+      if (hb[0].present) min_ts = std::min(min_ts, hb[0].min_ts);
       if (min_ts == INT64_MAX) {
         batch->DeleteStream(tenant, fp);
         for (uint32_t d : dit->second) batch->DeletePosting(tenant, d, fp);
@@ -233,7 +221,7 @@ Status Compactor::DropEmpty(const std::string& tenant, const std::vector<uint64_
       }
       if (any) trimmed.emplace_back(fp, first_day);
     }
-    if (batch->Count() > 0) RETURN_IF_ERROR(db_->Write(batch.get(), options_.sync_writes));
+    if (batch->Count() > 0) RETURN_IF_ERROR(db_->Write(batch.get(), /*sync=*/false));
     for (uint64_t fp : removed) registry_->RemoveStream(tenant, fp);
     for (const auto& [fp, day] : trimmed) registry_->RemoveDaysBefore(tenant, fp, day);
     stats->streams_removed += removed.size();
@@ -266,6 +254,7 @@ Status Compactor::RunTenant(const std::string& tenant, std::vector<DeleteRequest
   }
   std::vector<uint64_t> changed;
   uint64_t chunk_bytes = 0;
+  bool heads_cut = false;
   for (const auto& s : registry_->Streams(tenant)) {
     StreamWork w;
     w.fp = s.fp;
@@ -281,11 +270,19 @@ Status Compactor::RunTenant(const std::string& tenant, std::vector<DeleteRequest
     }
     RETURN_IF_ERROR(ProcessStream(tenant, w, stats));
     if (w.changed) changed.push_back(s.fp);
+    heads_cut |= w.head_cut;
     chunk_bytes += w.chunk_bytes;
     ++stats->streams;
     if (!SleepForTest()) return Cancelled("compactor stopped during a pass");
   }
   RETURN_IF_ERROR(DropEmpty(tenant, changed, stats));
+  // The pass's writes skip RocksDB's log (Db::Write): make the tenant's deletions durable
+  // before its requests are marked processed. A crash before this point loses the tenant's
+  // part of the pass, which the next pass redoes (passes are idempotent).
+  if (!changed.empty()) RETURN_IF_ERROR(db_->Persist());
+  // Entries deleted from cut heads are still in the WAL segments: a checkpoint (which holds
+  // the heads without them) lets those segments go, so a restart cannot bring them back.
+  if (heads_cut) RETURN_IF_ERROR(ingester_->Checkpoint());
   if (!changed.empty()) RETURN_IF_ERROR(db_->CompactTenant(tenant));
   for (size_t i = 0; i < requests.size(); ++i) {
     requests[i].deleted_lines = deleted_lines[i];
@@ -379,10 +376,10 @@ Result<PassStats> Compactor::RunPass() {
       ->Set(secs);
   spdlog::info(
       "compactor pass done in {:.3f}s: {} tenants, {} streams; retention deleted {} entries ({} bytes), delete "
-      "requests deleted {} entries ({} bytes); {} chunks deleted, {} rewritten, {} head entries deleted, {} streams "
+      "requests deleted {} entries ({} bytes); {} chunks deleted, {} rewritten, {} heads cut first, {} streams "
       "removed, {} delete requests processed",
       secs, stats.tenants, stats.streams, stats.retention_entries, stats.retention_bytes, stats.request_entries,
-      stats.request_bytes, stats.chunks_deleted, stats.chunks_rewritten, stats.head_entries_deleted,
+      stats.request_bytes, stats.chunks_deleted, stats.chunks_rewritten, stats.heads_cut,
       stats.streams_removed, stats.requests_processed);
   return stats;
 }

@@ -11,9 +11,13 @@
 // Chunks wholly older than the cut-off are deleted; chunks that straddle it (or that a
 // request touches) are decoded and rewritten without the deleted entries — the new chunk is
 // written and the old one deleted in one RocksDB WriteBatch, so a crash (kill -9) at any
-// point leaves either the old or the new chunk, never both or neither. Head entries are
-// deleted with point deletes of the keys seen; the rest of that head is then cut into a
-// chunk (the cut recomputes the ingester's head accounting). No younger entry is touched.
+// point leaves either the old or the new chunk, never both or neither. Writes are made durable
+// at the end of each tenant (Db::Persist); a crash before loses that tenant's part of the pass,
+// which the next pass redoes. A stream head that
+// may hold deletable entries is cut into chunks first (Ingester::CutStreamLocked), which are
+// then handled like any chunk; after a tenant whose heads were cut, a WAL checkpoint is
+// written so the deleted entries cannot return from the log at restart. No younger entry is
+// touched.
 // Passes are idempotent: a second pass at the same T deletes nothing.
 //
 // Streams left without data lose their stream record and postings, and postings of days
@@ -51,7 +55,6 @@ struct CompactorOptions {
   bool retention_enabled = false;                             // apply retention periods; default false
   int64_t compaction_interval = 10LL * 60 * 1'000'000'000;     // time between passes; default 10m
   int64_t delete_request_cancel_period = 24LL * 3600 * 1'000'000'000;  // default 24h
-  bool sync_writes = false;                                   // fsync each batch; default false
   chunk::ChunkBuilderOptions chunk;                           // for rewritten chunks
   int64_t test_only_stream_delay = 0;                         // test only: sleep after each stream
 };
@@ -61,7 +64,8 @@ struct PassStats {
   uint64_t tenants = 0, streams = 0;
   uint64_t retention_entries = 0, retention_bytes = 0;    // deleted by retention
   uint64_t request_entries = 0, request_bytes = 0;        // deleted by delete requests
-  uint64_t chunks_deleted = 0, chunks_rewritten = 0, head_entries_deleted = 0;
+  uint64_t chunks_deleted = 0, chunks_rewritten = 0;
+  uint64_t heads_cut = 0;  // stream heads cut into chunks so the pass could delete from them
   uint64_t streams_removed = 0, requests_processed = 0;
 };
 

@@ -99,6 +99,7 @@ void ParseLimits(Section& s, ingest::Limits* l) {
   s.Field("max_entries_limit_per_query", Int(&l->max_entries_limit_per_query, 1, 100'000'000));
   s.Field("max_query_length", Duration(&l->max_query_length));
   s.Field("max_query_series", Int(&l->max_query_series, 1, 100'000'000));
+  s.Field("split_queries_by_interval", Duration(&l->split_queries_by_interval));
   s.Field("query_timeout", Duration(&l->query_timeout));
   s.Field("max_concurrent_tail_requests", Int(&l->max_concurrent_tail_requests, 0, 100'000));
   s.Field("max_query_memory_size", Bytes(&l->max_query_memory_size));
@@ -118,6 +119,10 @@ void ParseLimits(Section& s, ingest::Limits* l) {
 }
 
 }  // namespace
+
+std::string StoreConfig::WalDir() const {
+  return ingester.wal.dir.empty() ? StoragePath() + "/wal" : ingester.wal.dir;
+}
 
 std::string StoreConfig::StoragePath() const {
   if (!storage.path.empty()) return storage.path;
@@ -177,6 +182,23 @@ Result<StoreConfig> ParseStoreConfig(std::string_view yaml, std::string_view sou
     s.Field("chunk_idle_period", Duration(&c.ingester.chunk_idle_period));
     s.Field("flush_check_period", Duration(&c.ingester.flush_check_period));
     s.Field("chunk_compression_level", Int(&c.ingester.chunk_compression_level, 1, 19));
+    s.Field("chunk_block_size", Bytes(&c.ingester.chunk_block_size));
+    s.Field("head_memory_limit", Bytes(&c.ingester.head_memory_limit));
+    {
+      Section w(s.Child("wal"), "ingester.wal", source, &err);
+      w.Field("enabled", [](const YAML::Node& n) -> Status {
+        if (Scalar(n) != "true") {
+          return InvalidArgument("logq-store always writes its write-ahead log; only true is accepted");
+        }
+        return Status::OK();
+      });
+      w.Field("dir", Str(&c.ingester.wal.dir));
+      w.Field("checkpoint_duration", Duration(&c.ingester.wal.checkpoint_duration));
+      w.Field("checkpoint_size", Bytes(&c.ingester.wal.checkpoint_size));
+      w.Field("segment_size", Bytes(&c.ingester.wal.segment_size));
+      w.Field("flush_on_shutdown", Bool(&c.ingester.wal.flush_on_shutdown));
+      w.Finish();
+    }
     s.Finish();
   }
   {
@@ -233,6 +255,21 @@ Result<StoreConfig> ParseStoreConfig(std::string_view yaml, std::string_view sou
   top.Finish();
   RETURN_IF_ERROR(err);
   if (c.ingester.chunk_target_size <= 0) return InvalidArgument("config error: ingester.chunk_target_size must be positive");
+  if (c.ingester.chunk_block_size <= 0 || c.ingester.chunk_block_size > (64LL << 20)) {
+    return InvalidArgument("config error: ingester.chunk_block_size must be between 1B and 64MiB");
+  }
+  if (c.ingester.head_memory_limit < (1LL << 20)) {
+    return InvalidArgument("config error: ingester.head_memory_limit must be at least 1MiB");
+  }
+  if (c.ingester.wal.checkpoint_duration <= 0) {
+    return InvalidArgument("config error: ingester.wal.checkpoint_duration must be positive");
+  }
+  if (c.ingester.wal.checkpoint_size <= 0) {
+    return InvalidArgument("config error: ingester.wal.checkpoint_size must be positive");
+  }
+  if (c.ingester.wal.segment_size < (1LL << 20)) {
+    return InvalidArgument("config error: ingester.wal.segment_size must be at least 1MiB");
+  }
   if (c.compactor.compaction_interval <= 0) {
     return InvalidArgument("config error: compactor.compaction_interval must be positive");
   }
@@ -360,6 +397,14 @@ std::string StoreConfigToYaml(const StoreConfig& c) {
   o += fmt::format("  chunk_idle_period: {}\n", FormatDuration(c.ingester.chunk_idle_period));
   o += fmt::format("  flush_check_period: {}\n", FormatDuration(c.ingester.flush_check_period));
   o += fmt::format("  chunk_compression_level: {}\n", c.ingester.chunk_compression_level);
+  o += fmt::format("  chunk_block_size: {}\n", FormatBytes(c.ingester.chunk_block_size));
+  o += fmt::format("  head_memory_limit: {}\n", FormatBytes(c.ingester.head_memory_limit));
+  o += "  wal:\n";
+  o += fmt::format("    dir: \"{}\"  # effective: {}\n", c.ingester.wal.dir, c.WalDir());
+  o += fmt::format("    checkpoint_duration: {}\n", FormatDuration(c.ingester.wal.checkpoint_duration));
+  o += fmt::format("    checkpoint_size: {}\n", FormatBytes(c.ingester.wal.checkpoint_size));
+  o += fmt::format("    segment_size: {}\n", FormatBytes(c.ingester.wal.segment_size));
+  o += fmt::format("    flush_on_shutdown: {}\n", c.ingester.wal.flush_on_shutdown);
   o += "distributor:\n";
   o += fmt::format("  max_recv_msg_size: {}\n", FormatBytes(c.distributor.max_recv_msg_size));
   o += fmt::format("  max_decompressed_size: {}\n", FormatBytes(c.distributor.max_decompressed_size));
@@ -388,6 +433,7 @@ std::string StoreConfigToYaml(const StoreConfig& c) {
   o += fmt::format("  max_entries_limit_per_query: {}\n", l.max_entries_limit_per_query);
   o += fmt::format("  max_query_length: {}\n", FormatDuration(l.max_query_length));
   o += fmt::format("  max_query_series: {}\n", l.max_query_series);
+  o += fmt::format("  split_queries_by_interval: {}\n", FormatDuration(l.split_queries_by_interval));
   o += fmt::format("  query_timeout: {}\n", FormatDuration(l.query_timeout));
   o += fmt::format("  max_concurrent_tail_requests: {}\n", l.max_concurrent_tail_requests);
   o += fmt::format("  max_query_memory_size: {}\n", FormatBytes(l.max_query_memory_size));

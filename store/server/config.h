@@ -39,7 +39,7 @@ struct StoreConfig {
     std::string path;            // default "<common.path_prefix>/data", else "./logq-data"
     bool sync_writes = false;    // fsync the WAL (group commit) before acknowledging a push
     int64_t block_cache_size = 32 << 20;  // default 32MiB
-    int64_t write_buffer_size = 32 << 20; // head memtable; default 32MiB
+    int64_t write_buffer_size = 32 << 20; // chunks memtable; default 32MiB
   } storage;
 
   struct Ingester {
@@ -48,6 +48,15 @@ struct StoreConfig {
     int64_t chunk_idle_period = 30LL * 60 * 1'000'000'000;  // default 30m
     int64_t flush_check_period = 10LL * 1'000'000'000;      // default 10s
     int chunk_compression_level = 3;                        // zstd level; default 3
+    int64_t chunk_block_size = 256 << 10;                   // raw bytes per block; default 256KiB
+    int64_t head_memory_limit = 512LL << 20;                // heads in memory → 429; default 512MiB
+    struct Wal {
+      std::string dir;                                      // default <storage path>/wal
+      int64_t checkpoint_duration = 5LL * 60 * 1'000'000'000;  // default 5m
+      int64_t checkpoint_size = 64LL << 20;                 // log bytes → checkpoint; default 64MiB
+      int64_t segment_size = 128LL << 20;                   // default 128MiB
+      bool flush_on_shutdown = false;                       // cut every head at shutdown; default false
+    } wal;
   } ingester;
 
   struct Distributor {
@@ -96,6 +105,7 @@ struct StoreConfig {
 
   // The directory RocksDB lives in, after defaults.
   std::string StoragePath() const;
+  std::string WalDir() const;  // ingester.wal.dir or <StoragePath()>/wal
 };
 
 // Parses YAML text. `source` names the file in errors.

@@ -150,21 +150,40 @@ Status StoreServer::Start() {
   io.max_chunk_age = config_.ingester.max_chunk_age;
   io.chunk_idle_period = config_.ingester.chunk_idle_period;
   io.chunk.zstd_level = config_.ingester.chunk_compression_level;
+  io.chunk.target_block_raw = static_cast<size_t>(config_.ingester.chunk_block_size);
+  io.wal_dir = config_.WalDir();
+  io.wal_segment_bytes = static_cast<uint64_t>(config_.ingester.wal.segment_size);
+  io.head_memory_limit = config_.ingester.head_memory_limit;
+  io.checkpoint_interval = config_.ingester.wal.checkpoint_duration;
+  io.checkpoint_wal_bytes = config_.ingester.wal.checkpoint_size;
   retention::RuntimeConfig* limits = runtime_config_.get();
   ingester_ = std::make_unique<ingest::Ingester>(
       db_.get(), registry_.get(), [limits](std::string_view t) { return limits->LimitsFor(t); }, clock_, &metrics_,
       io);
   {
     std::lock_guard<std::mutex> l(mu_);
-    not_ready_reason_ = "recovering stream heads";
+    not_ready_reason_ = "replaying the write-ahead log";
   }
-  RETURN_IF_ERROR(ingester_->Recover([](uint64_t n) {
-    if (n > 0) spdlog::info("recovering heads: {} entries scanned", n);
+  spdlog::info("opening the write-ahead log at {}", io.wal_dir);
+  RETURN_IF_ERROR(ingester_->Open([this, last = std::chrono::steady_clock::time_point()](uint64_t done,
+                                                                                         uint64_t total) mutable {
+    std::string msg = fmt::format("replaying the write-ahead log: {:.1f} of {:.1f} MiB", done / 1048576.0,
+                                  total / 1048576.0);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last >= std::chrono::seconds(5) || done == total) {
+      last = now;
+      spdlog::info("{}", msg);
+    }
+    std::lock_guard<std::mutex> l(mu_);
+    not_ready_reason_ = std::move(msg);
   }));
+  ingester_->SetCutWakeup([this] { cv_.notify_all(); });
+  started_ingester_ = true;
   querier_ = std::make_unique<querier::StoreQuerier>(db_.get(), registry_.get(), ingester_.get());
   query_pool_ = std::make_unique<WorkerPool>(std::max(1u, std::thread::hardware_concurrency()) - 1);
   engine::EngineOptions eo;
   eo.max_query_series = config_.limits_config.max_query_series;
+  eo.series_limit_interval_ns = config_.limits_config.split_queries_by_interval;
   eo.timeout_ns = config_.limits_config.query_timeout;
   eo.max_query_memory_bytes = config_.limits_config.max_query_memory_size;
   engine_ = std::make_unique<engine::Engine>(query_pool_.get(), eo);
@@ -208,7 +227,6 @@ Status StoreServer::Start() {
   co.compaction_interval = config_.compactor.apply_retention_interval > 0 ? config_.compactor.apply_retention_interval
                                                                           : config_.compactor.compaction_interval;
   co.delete_request_cancel_period = config_.compactor.delete_request_cancel_period;
-  co.sync_writes = config_.storage.sync_writes;
   co.chunk = io.chunk;
   co.test_only_stream_delay = config_.compactor.test_only_stream_delay;
   compactor_ = std::make_unique<retention::Compactor>(
@@ -230,6 +248,10 @@ void StoreServer::CutterLoop() {
     auto n = ingester_->CutChunks(false);
     if (!n.ok()) spdlog::error("cutting chunks failed: {}", n.status().ToString());
     else if (*n > 0) spdlog::debug("cut {} chunks", *n);
+    if (ingester_->CheckpointDue()) {
+      Status st = ingester_->Checkpoint();
+      if (!st.ok()) spdlog::error("writing a WAL checkpoint failed: {}", st.ToString());
+    }
     l.lock();
   }
 }
@@ -237,7 +259,8 @@ void StoreServer::CutterLoop() {
 Status StoreServer::CutAllChunks() {
   if (!ready_) return Unavailable("not ready");
   auto n = ingester_->CutChunks(true);
-  return n.ok() ? Status::OK() : n.status();
+  if (!n.ok()) return n.status();
+  return ingester_->Checkpoint();  // the log the cut made redundant goes
 }
 
 void StoreServer::Stop() {
@@ -252,6 +275,15 @@ void StoreServer::Stop() {
   if (tails_) tails_->Stop();
   if (cutter_.joinable()) cutter_.join();
   if (compactor_) compactor_->Stop();
+  if (ingester_ && started_ingester_) {
+    // Heads are durable in the log either way; a checkpoint makes the next start fast.
+    if (config_.ingester.wal.flush_on_shutdown) {
+      auto n = ingester_->CutChunks(true);
+      if (!n.ok()) spdlog::error("cutting heads on shutdown failed: {}", n.status().ToString());
+    }
+    Status s = ingester_->Checkpoint();
+    if (!s.ok()) spdlog::error("checkpoint on shutdown failed: {}", s.ToString());
+  }
   if (runtime_config_) runtime_config_->Stop();
   if (db_) {
     Status s = db_->Flush();

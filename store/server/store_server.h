@@ -117,6 +117,7 @@ class StoreServer {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread cutter_;
+  bool started_ingester_ = false;  // Open succeeded: Stop writes a checkpoint
   // Retention and deletion (store/retention).
   std::unique_ptr<retention::RuntimeConfig> runtime_config_;
   std::unique_ptr<retention::DeleteRequestStore> delete_requests_;

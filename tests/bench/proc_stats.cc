@@ -133,6 +133,10 @@ DiskUsage ScanDirectory(const std::string& path) {
       u.blob += size;
     else if (EndsWith(name, ".log"))
       u.wal += size;
+    else if (EndsWith(name, ".seg"))
+      u.segments += size;
+    else if (name.rfind("checkpoint.", 0) == 0)
+      u.checkpoints += size;
     else
       u.other += size;
     u.allocated += static_cast<int64_t>(st.st_blocks) * 512;

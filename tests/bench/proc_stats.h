@@ -62,9 +62,11 @@ struct DiskUsage {
   int64_t sst = 0;        // *.sst
   int64_t blob = 0;       // *.blob
   int64_t wal = 0;        // *.log (RocksDB write-ahead log)
+  int64_t segments = 0;   // *.seg (logq-store's write-ahead log, store/wal)
+  int64_t checkpoints = 0;  // checkpoint.* (store/wal checkpoints, temp files included)
   int64_t other = 0;      // MANIFEST, OPTIONS, info LOG, ...
   int64_t allocated = 0;  // st_blocks * 512 over all files (what `du` reports)
-  int64_t apparent() const { return sst + blob + wal + other; }
+  int64_t apparent() const { return sst + blob + wal + segments + checkpoints + other; }
 };
 DiskUsage ScanDirectory(const std::string& path);
 

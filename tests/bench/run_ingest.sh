@@ -6,6 +6,7 @@
 # so that noise from other processes spreads over all of them).
 #
 # Usage: tests/bench/run_ingest.sh [--lines N] [--repeat N] [--build-dir DIR] [--perf DIR]
+#                                  [--replay] [--steady SECONDS [--rate MB_PER_S]]
 #                                  [-- extra logq_bench_ingest flags]
 #   --lines N      lines per run (default 1200000, ~226 MB raw)
 #   --repeat N     rounds of the four combinations (default 1)
@@ -13,6 +14,11 @@
 #   --perf DIR     additionally record a perf profile of the server (ingest and flush) for
 #                  each combination in DIR (perf's own CPU use disturbs those runs, so
 #                  their numbers are printed but left out of the summary)
+#   --replay       also kill -9 the store after a protobuf ingest (no flush), restart it and
+#                  time the write-ahead log replay (logq_bench_ingest --kill-restart)
+#   --steady S     also push --lines at --rate MB/s (default 1) for S seconds, timestamps
+#                  following the wall clock, with the data directory's size every 10 s
+#                  (logq_bench_ingest --steady; S=600 is the 10-minute run in the docs)
 # Environment: TMPDIR picks the file system the store writes to (default /tmp);
 # LOGQ_BENCH_REVISION names the revision when the tree is not a git checkout.
 set -euo pipefail
@@ -22,6 +28,9 @@ LINES=1200000
 REPEAT=1
 BUILD_DIR="$ROOT/build-bench"
 PERF_DIR=""
+REPLAY=0
+STEADY=0
+RATE=1
 EXTRA=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -33,8 +42,13 @@ while [[ $# -gt 0 ]]; do
     --build-dir=*) BUILD_DIR="${1#*=}"; shift ;;
     --perf) PERF_DIR="$2"; shift 2 ;;
     --perf=*) PERF_DIR="${1#*=}"; shift ;;
+    --replay) REPLAY=1; shift ;;
+    --steady) STEADY="$2"; shift 2 ;;
+    --steady=*) STEADY="${1#*=}"; shift ;;
+    --rate) RATE="$2"; shift 2 ;;
+    --rate=*) RATE="${1#*=}"; shift ;;
     --) shift; EXTRA=("$@"); break ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "run_ingest.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -82,6 +96,26 @@ for ((round = 1; round <= REPEAT; round++)); do
   done
 done
 
+if [[ "$REPLAY" == 1 ]]; then
+  for format in protobuf json; do
+    echo "== replay: $format, kill -9 after the ingest, restart (--kill-restart)"
+    if ! out="$("$BENCH" --format="$format" --lines="$LINES" --kill-restart "${EXTRA[@]}" 2>&1)"; then
+      failed=1
+    fi
+    grep -E '^(responses|stored|wall|server CPU|memory|replay|            WAL|flush|chunks|read back)' <<<"$out" || true
+    echo
+  done
+fi
+
+if [[ "$STEADY" != 0 ]]; then
+  echo "== steady ingest: $RATE MB/s for $STEADY s (--steady)"
+  steady_flags=(--steady="$STEADY" --rate="$RATE")
+  # --lines only when given explicitly (the driver sizes the corpus from rate and duration).
+  [[ "$LINES" != 1200000 ]] && steady_flags+=(--lines="$LINES")
+  "$BENCH" "${steady_flags[@]}" "${EXTRA[@]}" 2>&1 | grep -v '^BENCH_JSON ' || failed=1
+  echo
+fi
+
 if [[ -n "$PERF_DIR" ]]; then
   mkdir -p "$PERF_DIR"
   for format in protobuf json; do
@@ -106,15 +140,17 @@ cols = [
     ("lines/s", lambda r: r["lines_per_s"], "{:,.0f}"),
     ("server CPU s", lambda r: r["server_cpu_ingest"]["user_s"] + r["server_cpu_ingest"]["system_s"], "{:.2f}"),
     ("MB/server CPU-s", lambda r: r["mb_per_server_cpu_s"], "{:.1f}"),
-    ("MB/CPU-s incl. flush", lambda r: r["mb_per_server_cpu_s_with_flush"], "{:.1f}"),
+    ("MB/CPU-s incl. cut", lambda r: r["mb_per_server_cpu_s_with_flush"], "{:.1f}"),
     ("p50 ms", lambda r: r["latency_ms"]["p50"], "{:.0f}"),
     ("p99 ms", lambda r: r["latency_ms"]["p99"], "{:.0f}"),
     ("VmHWM ingest MB", lambda r: r["vmhwm_ingest_bytes"] / 1e6, "{:.0f}"),
-    ("VmHWM +flush MB", lambda r: r["vmhwm_flush_bytes"] / 1e6, "{:.0f}"),
-    ("disk/raw after flush", lambda r: r["disk_ratio_after_flush"], "{:.3f}"),
+    ("VmHWM +cut MB", lambda r: r["vmhwm_flush_bytes"] / 1e6, "{:.0f}"),
+    ("du/raw after cut", lambda r: r["du_ratio_after_flush"], "{:.3f}"),
+    ("du/raw after ingest", lambda r: r["files_after_ingest"]["allocated"] / r["raw_bytes"], "{:.3f}"),
     ("disk/raw at rest", lambda r: r["files_at_rest"]["apparent"] / r["raw_bytes"], "{:.3f}"),
     ("chunks/raw", lambda r: r["chunk_encoded_bytes"] / max(r["chunk_raw_bytes"], 1), "{:.3f}"),
     ("flush s", lambda r: r["flush_s"], "{:.1f}"),
+    ("cut CPU s", lambda r: r["server_cpu_cut"]["user_s"] + r["server_cpu_cut"]["system_s"], "{:.2f}"),
     ("other procs cores", lambda r: r["other_processes_cores_ingest"], "{:.2f}"),
     ("non-204", lambda r: r["responses_other"], "{:.0f}"),
 ]

@@ -9,6 +9,8 @@
 # The store is measured in two states: right after POST /flush (the cut's delete tombstones
 # still in the head column family, as on a store that cuts while it ingests), and after a
 # graceful restart (memtables flushed, head tombstones compacted away on open: at rest).
+# Then a third time without the flush (--heads): every line in the ingester's in-memory
+# heads, the state of the most recent data (queries only).
 #
 # Usage: tests/bench/run_query.sh [--lines N] [--repeat N] [--build-dir DIR] [--perf DIR]
 #                                 [-- extra logq_bench_query flags]
@@ -96,6 +98,13 @@ grep -v '^BENCH_JSON ' <<<"$out" | grep -vE '^(query |generating )' || true
 grep '^BENCH_JSON ' <<<"$out" | sed 's/^BENCH_JSON //' >>"$RESULTS" || true
 echo
 
+echo "== store without a flush: every line in the heads (logq_bench_query --heads; queries only)"
+if ! out="$("$BENCH" --lines="$LINES" --repeat="$REPEAT" --json --heads --only="$names" \
+            "${EXTRA[@]}" 2>&1)"; then failed=1; fi
+grep -v '^BENCH_JSON ' <<<"$out" | grep -vE '^(query |generating )' || true
+grep '^BENCH_JSON ' <<<"$out" | sed 's/^BENCH_JSON //' >>"$RESULTS" || true
+echo
+
 if [[ -n "$PERF_DIR" ]]; then
   mkdir -p "$PERF_DIR"
   echo "== perf: one profile per query -> $PERF_DIR/query.<name>.data"
@@ -116,6 +125,7 @@ for r in rows:
         floor[(r["mode"], r["query"], r["threads"])] = r
 queries = [r for r in rows if r["bench"] == "query" and r["store_state"] == "after_flush"]
 rest = {r["name"]: r for r in rows if r["bench"] == "query" and r["store_state"] == "restarted"}
+heads = {r["name"]: r for r in rows if r["bench"] == "query" and r["store_state"] == "heads"}
 meta = [r for r in rows if r["bench"] == "metadata"]
 def f(x, p=3):
     return "-" if x is None else f"{x:.{p}f}"
@@ -128,11 +138,12 @@ if d1 and d2:
           + (f"; zstd alone, 2 threads {z2['gb_per_s_median']:.2f} GB/s" if z2 else "") + "\n")
 print("| query | target | Loki 2.7.5 s | after flush: median s | GB/s | server CPU s | verdict "
       "| restarted: median s | GB/s | verdict | decode floor s (2 thr) | floor+pipeline s (2 thr) "
-      "| ×floor+pipeline (flush / restarted) | first s | other procs cores |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+      "| ×floor+pipeline (flush / restarted) | first s | other procs cores "
+      "| heads: median s | GB/s | server CPU s | verdict |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for q in queries:
     if q.get("error"):
-        print(f"| {q['name']} | ERROR: {q['error']} |" + " |" * 13)
+        print(f"| {q['name']} | ERROR: {q['error']} |" + " |" * 17)
         continue
     med = q["wall_s"]["median"]
     sel = q["selected_raw_bytes"]
@@ -142,12 +153,16 @@ for q in queries:
     fpt = fp["wall_s"]["median"] if fp else None
     r = rest.get(q["name"])
     rmed = r["wall_s"]["median"] if r and not r.get("error") else None
+    h = heads.get(q["name"])
+    hmed = h["wall_s"]["median"] if h and not h.get("error") else None
     gb = lambda x: x["gb_per_s_median"] if x and x["full_scan"] else None
     print(f"| {q['name']} | {q['target'] or '-'} | {f(q['loki_2_7_5_s'] or None, 1)} | {med:.3f} | "
           f"{f(gb(q), 2)} | {q['server_cpu_s']['median']:.2f} | {q['verdict']} | {f(rmed)} | "
           f"{f(gb(r) if rmed else None, 2)} | {r['verdict'] if rmed else '-'} | {f(fl)} | {f(fpt)} | "
           f"{f(med/fpt if fpt else None, 1)} / {f(rmed/fpt if fpt and rmed else None, 1)} | "
-          f"{q['wall_s']['first']:.3f} | {q['other_processes_cores_median']:.2f} |")
+          f"{q['wall_s']['first']:.3f} | {q['other_processes_cores_median']:.2f} | "
+          f"{f(hmed)} | {f(gb(h) if hmed else None, 2)} | "
+          f"{f(h['server_cpu_s']['median'] if hmed else None, 2)} | {h['verdict'] if hmed else '-'} |")
 if meta:
     print("\n| endpoint | streams | p50 ms | p99 ms | max ms | server CPU ms/request | reply bytes | other procs cores |")
     print("|---|---|---|---|---|---|---|---|")

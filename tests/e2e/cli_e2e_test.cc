@@ -168,6 +168,26 @@ TEST_F(CliE2ETest, LabelsSeriesStatsVolumeInstantAndFmt) {
   EXPECT_EQ(fmt.out, "{app=\"a\"} |= \"x\" | json | level=\"error\"\n") << fmt.Describe();
 }
 
+// Issue 13.16 (b): `logcli labels app` asks for the last hour; as Loki's ingesters answer from
+// every stream they hold in memory whatever its entries' times, a value whose only entries
+// are older than the hour but not yet cut into a chunk is listed.
+TEST(CliLabelsTest, LabelValuesOfTheLastHourIncludeStreamsStillInMemory) {
+  auto s = StoreProcess::Start();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  std::unique_ptr<StoreProcess> store = std::move(s).value();
+  TestHttpClient http(store->base_url());
+  const int64_t now = NowNs();
+  ASSERT_EQ(PushProto(http, Request({Stream("{app=\"recent\"}", {Entry(now - 60 * kSecond, "new")}),
+                                     Stream("{app=\"earlier\"}", {Entry(now - 3 * 3600 * kSecond, "old")})}))
+                .status,
+            204);
+  CliRun values = RunCli({"--addr=" + store->base_url(), "labels", "app", "-q"});
+  ASSERT_EQ(values.code, 0) << values.Describe();
+  EXPECT_EQ(values.out, "earlier\nrecent\n") << values.Describe();
+  CliRun names = RunCli({"--addr=" + store->base_url(), "labels", "-q", "--since=10m"});
+  EXPECT_EQ(names.out, "app\n") << names.Describe();
+}
+
 TEST_F(CliE2ETest, ErrorsAreOneLineWithDocumentedExitCodes) {
   CliRun bad = Run({"query", "-q", "{app=\"api\""});
   EXPECT_EQ(bad.code, 1) << bad.Describe();

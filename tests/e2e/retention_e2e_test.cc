@@ -104,7 +104,9 @@ TEST(RetentionE2ETest, KillDashNineDuringAPassThenTheNextPassesFinishAndDeleteNo
   const double deleted_after_crash =
       Metric(client, R"(logq_retention_deleted_entries_total{reason="retention",tenant="fake"})");
   EXPECT_GT(deleted_after_crash, 0);
-  EXPECT_LT(deleted_after_crash, static_cast<double>(expired));  // the killed pass did part of it
+  // The killed pass's deletions were not yet durable (they are persisted per tenant), so the
+  // pass after the crash may redo all of them, but never more.
+  EXPECT_LE(deleted_after_crash, static_cast<double>(expired));
 
   // One more pass (after a clean restart) deletes nothing more.
   auto code = store->Terminate();

@@ -106,6 +106,11 @@ class ShipperProcess {
     TestHttpClient c("http://127.0.0.1:" + std::to_string(port_), std::chrono::seconds(5));
     return c.Get("/ready").status;
   }
+  // GET `path` on the shipper's HTTP server (e.g. "/targets"): the body.
+  std::string Get(const std::string& path) {
+    TestHttpClient c("http://127.0.0.1:" + std::to_string(port_), std::chrono::seconds(5));
+    return c.Get(path).body;
+  }
   std::string ReadyBody() {
     TestHttpClient c("http://127.0.0.1:" + std::to_string(port_), std::chrono::seconds(5));
     return c.Get("/ready").body;

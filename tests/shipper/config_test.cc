@@ -52,9 +52,9 @@ TEST(ShipperConfigTest, UnknownKeysAreErrorsNamingTheKey) {
   auto d = ParseShipperConfig("positions:\n  sync_period: soon\n", "cfg.yaml", false);
   ASSERT_FALSE(d.ok());
   EXPECT_NE(d.status().message().find("positions.sync_period"), std::string::npos);
-  auto e = ParseShipperConfig("scrape_configs:\n  - job_name: j\n    journal: {}\n", "cfg.yaml", false);
+  auto e = ParseShipperConfig("scrape_configs:\n  - job_name: j\n    syslog: {}\n", "cfg.yaml", false);
   ASSERT_FALSE(e.ok());
-  EXPECT_NE(e.status().message().find("scrape_configs[0].journal"), std::string::npos);
+  EXPECT_NE(e.status().message().find("scrape_configs[0].syslog"), std::string::npos);
   auto f = ParseShipperConfig("scrape_configs:\n  - kubernetes_sd_configs: [{role: node}]\n", "cfg.yaml", false);
   ASSERT_FALSE(f.ok());
   EXPECT_NE(f.status().message().find("role"), std::string::npos);
@@ -146,6 +146,38 @@ TEST(ShipperConfigTest, ExpandsEnvironment) {
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->tail.node_name, "node-7");
   EXPECT_EQ(c->tail.pods_root, "/data/pods");
+}
+
+}  // namespace
+}  // namespace logq::shipper
+
+namespace logq::shipper {
+namespace {
+
+TEST(ShipperConfigTest, JournalScrapeConfig) {
+  auto c = ParseShipperConfig(R"(
+clients: [{url: http://loki:3100/loki/api/v1/push}]
+scrape_configs:
+  - job_name: journal
+    journal: {max_age: 12h, path: /var/log/journal, json: true, labels: {job: systemd-journal}}
+  - job_name: defaults
+    journal: {}
+)", "test.yaml", false);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_EQ(c->scrape_configs.size(), 2u);
+  const JournalConfig& j = c->scrape_configs[0].journal;
+  EXPECT_TRUE(j.enabled);
+  EXPECT_TRUE(j.json);
+  EXPECT_EQ(j.max_age_ns, 12LL * 3600 * 1'000'000'000);
+  EXPECT_EQ(j.path, "/var/log/journal");
+  EXPECT_EQ(j.labels.at("job"), "systemd-journal");
+  EXPECT_TRUE(c->scrape_configs[1].journal.enabled);
+  EXPECT_EQ(c->scrape_configs[1].journal.max_age_ns, 7LL * 3600 * 1'000'000'000);
+  EXPECT_FALSE(c->scrape_configs[1].journal.json);
+  auto bad = ParseShipperConfig("scrape_configs:\n  - job_name: j\n    journal: {maxage: 1h}\n", "t.yaml", false);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("scrape_configs[0].journal.maxage"), std::string::npos)
+      << bad.status().message();
 }
 
 }  // namespace

@@ -115,6 +115,53 @@ querier:
   EXPECT_NE(bad.status().message().find("distributor.max_decompressed_inflight_bytes"), std::string::npos);
 }
 
+TEST(ConfigTest, IngesterHeadsAndWalKeys) {
+  auto d = ParseStoreConfig("common:\n  path_prefix: /var/lib/logq\n", "t.yaml");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->WalDir(), "/var/lib/logq/data/wal");
+  EXPECT_EQ(d->ingester.head_memory_limit, 512LL << 20);
+  EXPECT_EQ(d->ingester.chunk_block_size, 256 << 10);
+  EXPECT_EQ(d->ingester.wal.checkpoint_duration, 5 * kNanosPerMinute);
+  auto c = ParseStoreConfig(R"(
+ingester:
+  chunk_block_size: 64KiB
+  head_memory_limit: 1GiB
+  wal:
+    enabled: true
+    dir: /wal
+    checkpoint_duration: 1m
+    checkpoint_size: 64MiB
+    segment_size: 8MiB
+    flush_on_shutdown: true
+)", "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->ingester.chunk_block_size, 64 << 10);
+  EXPECT_EQ(c->ingester.head_memory_limit, 1LL << 30);
+  EXPECT_EQ(c->WalDir(), "/wal");
+  EXPECT_EQ(c->ingester.wal.checkpoint_duration, kNanosPerMinute);
+  EXPECT_EQ(c->ingester.wal.checkpoint_size, 64 << 20);
+  EXPECT_EQ(c->ingester.wal.segment_size, 8 << 20);
+  EXPECT_TRUE(c->ingester.wal.flush_on_shutdown);
+  auto back = ParseStoreConfig(StoreConfigToYaml(*c), "printed");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(StoreConfigToYaml(*back), StoreConfigToYaml(*c));
+
+  auto off = ParseStoreConfig("ingester:\n  wal:\n    enabled: false\n", "t.yaml");
+  ASSERT_FALSE(off.ok());
+  EXPECT_NE(off.status().message().find("ingester.wal.enabled"), std::string::npos) << off.status().message();
+  auto typo = ParseStoreConfig("ingester:\n  wal:\n    dirr: /x\n", "t.yaml");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("unknown key \"ingester.wal.dirr\""), std::string::npos)
+      << typo.status().message();
+  for (const char* bad : {"ingester:\n  chunk_block_size: 65MiB\n", "ingester:\n  head_memory_limit: 1KiB\n",
+                          "ingester:\n  wal:\n    segment_size: 1KiB\n",
+                          "ingester:\n  wal:\n    checkpoint_duration: 0s\n"}) {
+    auto r = ParseStoreConfig(bad, "t.yaml");
+    EXPECT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("ingester."), std::string::npos) << r.status().message();
+  }
+}
+
 TEST(ConfigTest, PrintedConfigParsesBackToTheSameValues) {
   StoreConfig c;
   c.auth_enabled = true;
