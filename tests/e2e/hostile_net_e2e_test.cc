@@ -190,7 +190,11 @@ TEST_F(HostileNetTest, CompressionBombsFailFastWithinTheMemoryBudget) {
   // several GB here.
   const int64_t peak = PeakRss(store_->pid());
   ASSERT_GT(peak, 0);
+#if !defined(__SANITIZE_ADDRESS__)
+  // Not under ASan: its shadow memory and 256 MiB free quarantine add to the peak (838 MiB
+  // measured with storage engine v2), which says nothing about logq's own budget.
   EXPECT_LT(peak, int64_t{800} << 20) << "peak RSS " << (peak >> 20) << " MiB";
+#endif
 }
 
 }  // namespace

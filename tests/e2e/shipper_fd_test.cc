@@ -104,6 +104,13 @@ TEST(ShipperFdTest, MoreContainerLogsThanTheFdLimitAreShippedExactlyOnce) {
 }
 
 TEST(ShipperFdTest, RunningOutOfFdsIsVisibleAndHeals) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The sanitizer runtimes need free descriptors of their own: UBSan's vptr check probes
+  // memory through pipe() and reports "object has invalid vptr" when that fails with EMFILE,
+  // and a report cannot be symbolized or written to log_path. A process deliberately out of
+  // fds is therefore not checkable; the normal build runs this test.
+  GTEST_SKIP() << "runs out of file descriptors on purpose; sanitizer runtimes need fds";
+#endif
   testing::TempDir tmp;
   uint16_t port = FreePort();
   auto store = StartStoreOnPort(port);
