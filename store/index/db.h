@@ -28,7 +28,7 @@ namespace logq::index {
 struct DbOptions {
   std::string path;                            // directory; created if missing. Required.
   size_t block_cache_bytes = 32 << 20;         // shared LRU block cache; default 32 MiB
-  size_t write_buffer_bytes = 32 << 20;        // memtable size of the chunks CF; default 32 MiB
+  size_t write_buffer_bytes = 16 << 20;        // memtable size of the chunks CF; default 16 MiB
   bool chunk_blob_files = true;                // store chunk bytes in blob files; default on
 };
 

@@ -39,7 +39,7 @@ struct StoreConfig {
     std::string path;            // default "<common.path_prefix>/data", else "./logq-data"
     bool sync_writes = false;    // fsync the WAL (group commit) before acknowledging a push
     int64_t block_cache_size = 32 << 20;  // default 32MiB
-    int64_t write_buffer_size = 32 << 20; // chunks memtable; default 32MiB
+    int64_t write_buffer_size = 16 << 20; // chunks memtable; default 16MiB
   } storage;
 
   struct Ingester {
