@@ -128,6 +128,11 @@ std::shared_ptr<StreamHead> Ingester::GetOrCreateHead(std::string_view tenant, u
   return h;
 }
 
+void Ingester::NotePostingDay(std::string_view tenant, uint32_t day, StreamWrite* w) const {
+  if (std::find(w->new_days.begin(), w->new_days.end(), day) != w->new_days.end()) return;
+  if (w->new_stream || registry_->NeedsPosting(tenant, w->fp, day)) w->new_days.push_back(day);
+}
+
 Status Ingester::CommitStreams(std::string_view tenant, std::vector<StreamWrite>& writes) {
   auto batch = db_->NewWriteBatch();
   for (const StreamWrite& w : writes) {
@@ -345,8 +350,7 @@ Status Ingester::Push(std::string_view tenant, api::PushRequest&& req, PushStats
         const uint32_t day = index::DayOf(e->timestamp_ns);
         if (day == last_day) continue;
         last_day = day;
-        if (std::find(w.new_days.begin(), w.new_days.end(), day) != w.new_days.end()) continue;
-        if (vs->new_stream || registry_->NeedsPosting(tenant, vs->fp, day)) w.new_days.push_back(day);
+        NotePostingDay(tenant, day, &w);
       }
       if (w.new_stream || !w.new_days.empty()) writes.push_back(std::move(w));
     }
@@ -464,11 +468,7 @@ Status Ingester::ApplyRecord(std::string_view payload) {
     w.new_stream = r.new_stream;
     w.labels = &labels[i];
     w.text = &texts[i];
-    for (const auto& e : rec.streams[i].entries) {
-      const uint32_t day = index::DayOf(e.ts);
-      if (std::find(w.new_days.begin(), w.new_days.end(), day) != w.new_days.end()) continue;
-      if (w.new_stream || registry_->NeedsPosting(rec.tenant, r.fp, day)) w.new_days.push_back(day);
-    }
+    for (const auto& e : rec.streams[i].entries) NotePostingDay(rec.tenant, index::DayOf(e.ts), &w);
     if (w.new_stream || !w.new_days.empty()) writes.push_back(std::move(w));
   }
   RETURN_IF_ERROR(CommitStreams(rec.tenant, writes));
@@ -500,9 +500,7 @@ Status Ingester::ApplyBlockRecord(std::string_view payload) {
   w.text = &text;
   // Every day the block spans (a superset of the days of its entries; bounded).
   const uint32_t first = index::DayOf(block->info.min_ts), last = index::DayOf(block->info.max_ts);
-  for (uint32_t d = first; d <= last && d - first < 1000; ++d) {
-    if (w.new_stream || registry_->NeedsPosting(tenant, r.fp, d)) w.new_days.push_back(d);
-  }
+  for (uint32_t d = first; d <= last && d - first < 1000; ++d) NotePostingDay(tenant, d, &w);
   std::vector<StreamWrite> writes;
   if (w.new_stream || !w.new_days.empty()) writes.push_back(std::move(w));
   RETURN_IF_ERROR(CommitStreams(tenant, writes));
@@ -673,7 +671,8 @@ Result<int> Ingester::CutChunks(bool force) {
   if (pushes.owns_lock()) {
     std::lock_guard<std::mutex> l(heads_mu_);
     for (auto it = heads_.begin(); it != heads_.end();) {
-      if (it->second->stats().entries == 0 && mono - it->second->stats().last_append_mono >= options_.chunk_idle_period) {
+      const HeadStats hs = it->second->stats();
+      if (hs.entries == 0 && mono - hs.last_append_mono >= options_.chunk_idle_period) {
         it = heads_.erase(it);
       } else {
         ++it;

@@ -148,6 +148,8 @@ class Ingester final : public index::HeadDirectory {
 
   std::shared_ptr<StreamHead> GetOrCreateHead(std::string_view tenant, uint64_t fp, const std::string& text);
   std::shared_ptr<StreamHead> FindHead(std::string_view tenant, uint64_t fp) const;
+  // Adds `day` to w->new_days unless it is there already or the registry has the posting.
+  void NotePostingDay(std::string_view tenant, uint32_t day, StreamWrite* w) const;
   // Writes new stream records and postings (one RocksDB batch) and commits them to the registry.
   Status CommitStreams(std::string_view tenant, std::vector<StreamWrite>& writes);
   // Applies a replayed or checkpointed kPush record.
